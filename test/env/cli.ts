@@ -1,0 +1,48 @@
+// `npm run env:up | env:down | env:status`: the test environment from the command line.
+import { envConfig } from './config.ts';
+import { down, status, up } from './env.ts';
+
+async function main(command: string | undefined): Promise<void> {
+  const config = envConfig();
+  switch (command) {
+    case 'up': {
+      const { info, started, timings } = await up(config);
+      const reused = (['kube', 'rabbitmq', 'kafka'] as const).filter((name) => !started.includes(name));
+      console.log(
+        [
+          `Hookline test environment is up in ${(timings.total! / 1000).toFixed(1)} s` +
+            (reused.length > 0 ? ` (reused: ${reused.join(', ')})` : ''),
+          `  Kubernetes API   ${info.apiServer}`,
+          `                   export KUBECONFIG=${info.kubeconfig}`,
+          `                   kubectl: ${info.kubectl}`,
+          `  RabbitMQ (AMQP)  ${info.rabbitmq.amqpUrl}`,
+          `  RabbitMQ (mgmt)  ${info.rabbitmq.managementUrl}  (user ${info.rabbitmq.user})`,
+          `  Kafka            ${info.kafka.brokers.join(',')}`,
+          `  helm             ${info.helm}`,
+          `  logs and data    ${info.stateDir}`,
+          'Stop it with: npm run env:down',
+        ].join('\n'),
+      );
+      return;
+    }
+    case 'down':
+      await down(config);
+      console.log('Hookline test environment stopped.');
+      return;
+    case 'status': {
+      const components = await status(config);
+      for (const [name, state] of Object.entries(components)) console.log(`${name.padEnd(10)}${state}`);
+      return;
+    }
+    default:
+      console.error('usage: node test/env/cli.ts up|down|status');
+      process.exitCode = 2;
+  }
+}
+
+try {
+  await main(process.argv[2]);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+}

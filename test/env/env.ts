@@ -1,0 +1,211 @@
+// The test environment as a whole: brings each component up (or reuses it when it already
+// runs and is healthy), records what runs in a state file, and stops what it started.
+import fs from 'node:fs';
+import path from 'node:path';
+import { envConfig, versions, type EnvConfig } from './config.ts';
+import { kafkaHealthy, startKafka, stopKafka, type KafkaState } from './kafka.ts';
+import { kubeHealthy, startKube, stopKube, type KubeState } from './kube.ts';
+import { obtainAll, type Binaries } from './obtain.ts';
+import { rabbitHealthy, startRabbit, stopRabbit, type RabbitState } from './rabbitmq.ts';
+
+export interface EnvState {
+  versions: typeof versions;
+  kube?: KubeState;
+  rabbitmq?: RabbitState;
+  kafka?: KafkaState;
+  binaries?: Binaries;
+}
+
+/** What tests and tools need to reach the environment. */
+export interface EnvInfo {
+  kubeconfig: string;
+  apiServer: string;
+  kubectl: string;
+  helm: string;
+  rabbitmq: { amqpUrl: string; managementUrl: string; user: string; password: string };
+  kafka: { brokers: string[] };
+  stateDir: string;
+}
+
+type ComponentName = 'kube' | 'rabbitmq' | 'kafka';
+
+interface Component<S> {
+  name: ComponentName;
+  healthy(state: S, config: EnvConfig): Promise<boolean>;
+  start(config: EnvConfig, bin: Binaries): Promise<S>;
+  stop(state: S): Promise<void>;
+}
+
+const components = {
+  kube: {
+    name: 'kube',
+    healthy: kubeHealthy,
+    start: startKube,
+    stop: stopKube,
+  } satisfies Component<KubeState>,
+  rabbitmq: {
+    name: 'rabbitmq',
+    healthy: rabbitHealthy,
+    start: startRabbit,
+    stop: stopRabbit,
+  } satisfies Component<RabbitState>,
+  kafka: {
+    name: 'kafka',
+    healthy: kafkaHealthy,
+    start: startKafka,
+    stop: stopKafka,
+  } satisfies Component<KafkaState>,
+};
+
+function stateFile(config: EnvConfig): string {
+  return path.join(config.stateDir, 'state.json');
+}
+
+export function readState(config: EnvConfig = envConfig()): EnvState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(stateFile(config), 'utf8')) as EnvState;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(config: EnvConfig, state: EnvState): void {
+  fs.mkdirSync(config.stateDir, { recursive: true });
+  const file = stateFile(config);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2));
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+export function envInfo(state: EnvState, config: EnvConfig = envConfig()): EnvInfo {
+  const { kube, rabbitmq, kafka, binaries } = state;
+  if (!kube || !rabbitmq || !kafka || !binaries) {
+    throw new Error(
+      'the test environment is not up: run `npm run env:up` (or `npm test`, which brings it up)',
+    );
+  }
+  return {
+    kubeconfig: kube.kubeconfig,
+    apiServer: kube.server,
+    kubectl: binaries.kubectl,
+    helm: binaries.helm,
+    rabbitmq: {
+      amqpUrl: rabbitmq.amqpUrl,
+      managementUrl: rabbitmq.managementUrl,
+      user: rabbitmq.user,
+      password: rabbitmq.password,
+    },
+    kafka: { brokers: kafka.brokers },
+    stateDir: config.stateDir,
+  };
+}
+
+function note(message: string): void {
+  process.stderr.write(`[hookline env] ${message}\n`);
+}
+
+export interface UpResult {
+  info: EnvInfo;
+  /** The components this call started (the others were already running and are reused). */
+  started: ComponentName[];
+  timings: Record<string, number>;
+}
+
+async function ensureComponent<S>(
+  component: Component<S>,
+  previous: S | undefined,
+  config: EnvConfig,
+  bin: Binaries,
+): Promise<{ state: S; started: boolean; ms: number }> {
+  const began = Date.now();
+  if (previous && (await component.healthy(previous, config))) {
+    return { state: previous, started: false, ms: Date.now() - began };
+  }
+  if (previous) await component.stop(previous);
+  const state = await component.start(config, bin);
+  note(`${component.name} is up (${Date.now() - began} ms)`);
+  return { state, started: true, ms: Date.now() - began };
+}
+
+export async function up(config: EnvConfig = envConfig()): Promise<UpResult> {
+  fs.mkdirSync(config.stateDir, { recursive: true });
+  const began = Date.now();
+  const previous = readState(config);
+  const binaries = await obtainAll(config);
+  const obtainedMs = Date.now() - began;
+  const settled = await Promise.allSettled([
+    ensureComponent(components.kube, previous?.kube, config, binaries),
+    ensureComponent(components.rabbitmq, previous?.rabbitmq, config, binaries),
+    ensureComponent(components.kafka, previous?.kafka, config, binaries),
+  ]);
+  const [kube, rabbitmq, kafka] = settled;
+  const state: EnvState = {
+    versions,
+    binaries,
+    kube: kube.status === 'fulfilled' ? kube.value.state : undefined,
+    rabbitmq: rabbitmq.status === 'fulfilled' ? rabbitmq.value.state : undefined,
+    kafka: kafka.status === 'fulfilled' ? kafka.value.state : undefined,
+  };
+  writeState(config, state);
+  const failures = settled.flatMap((result) =>
+    result.status === 'rejected' ? [result.reason as unknown] : [],
+  );
+  if (failures.length > 0) {
+    const messages = failures.map((failure) =>
+      failure instanceof Error ? failure.message : String(failure),
+    );
+    throw new Error(`the test environment did not come up:\n- ${messages.join('\n- ')}`, {
+      cause: failures[0],
+    });
+  }
+  const started: ComponentName[] = [];
+  const timings: Record<string, number> = { obtain: obtainedMs };
+  for (const [name, result] of [
+    ['kube', kube],
+    ['rabbitmq', rabbitmq],
+    ['kafka', kafka],
+  ] as const) {
+    if (result.status === 'fulfilled') {
+      timings[name] = result.value.ms;
+      if (result.value.started) started.push(name);
+    }
+  }
+  timings.total = Date.now() - began;
+  return { info: envInfo(state, config), started, timings };
+}
+
+/** Stops the named components (all by default) and forgets them. */
+export async function down(
+  config: EnvConfig = envConfig(),
+  only: readonly ComponentName[] = ['kube', 'rabbitmq', 'kafka'],
+): Promise<void> {
+  const state = readState(config);
+  if (!state) return;
+  await Promise.all([
+    only.includes('kube') && state.kube ? components.kube.stop(state.kube) : undefined,
+    only.includes('rabbitmq') && state.rabbitmq ? components.rabbitmq.stop(state.rabbitmq) : undefined,
+    only.includes('kafka') && state.kafka ? components.kafka.stop(state.kafka) : undefined,
+  ]);
+  writeState(config, {
+    ...state,
+    kube: only.includes('kube') ? undefined : state.kube,
+    rabbitmq: only.includes('rabbitmq') ? undefined : state.rabbitmq,
+    kafka: only.includes('kafka') ? undefined : state.kafka,
+  });
+}
+
+export async function status(
+  config: EnvConfig = envConfig(),
+): Promise<Record<ComponentName, 'running' | 'stopped' | 'unhealthy'>> {
+  const state = readState(config);
+  const check = async <S>(component: Component<S>, s: S | undefined) =>
+    s === undefined
+      ? 'stopped'
+      : (await component.healthy(s, config).catch(() => false))
+        ? 'running'
+        : 'unhealthy';
+  return {
+    kube: await check(components.kube, state?.kube),
+    rabbitmq: await check(components.rabbitmq, state?.rabbitmq),
+    kafka: await check(components.kafka, state?.kafka),
+  };
+}
