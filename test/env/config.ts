@@ -34,7 +34,9 @@ export function envConfig(environment: NodeJS.ProcessEnv = process.env): EnvConf
   const cacheDir =
     environment.HOOKLINE_CACHE ??
     path.join(environment.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'hookline');
-  const base = Number(environment.HOOKLINE_ENV_PORT_BASE ?? 36000);
+  // Below Linux's ephemeral range (32768+), so that no client connection holds one of
+  // these ports as its local port when a component starts.
+  const base = Number(environment.HOOKLINE_ENV_PORT_BASE ?? 24000);
   if (!Number.isInteger(base) || base < 1024 || base > 65000) {
     throw new Error(
       `HOOKLINE_ENV_PORT_BASE must be an integer from 1024 to 65000, got "${environment.HOOKLINE_ENV_PORT_BASE}"`,

@@ -27,7 +27,8 @@ export interface EnvInfo {
   stateDir: string;
 }
 
-type ComponentName = 'kube' | 'rabbitmq' | 'kafka';
+const componentNames = ['kube', 'rabbitmq', 'kafka'] as const;
+type ComponentName = (typeof componentNames)[number];
 
 interface Component<S> {
   name: ComponentName;
@@ -150,6 +151,11 @@ export async function up(config: EnvConfig = envConfig()): Promise<UpResult> {
     result.status === 'rejected' ? [result.reason as unknown] : [],
   );
   if (failures.length > 0) {
+    // Leave nothing half-up behind: stop what this call started.
+    const startedHere = settled.flatMap((result, index) =>
+      result.status === 'fulfilled' && result.value.started ? [componentNames[index]!] : [],
+    );
+    await down(config, startedHere);
     const messages = failures.map((failure) =>
       failure instanceof Error ? failure.message : String(failure),
     );

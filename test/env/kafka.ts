@@ -120,7 +120,12 @@ export async function startKafka(config: EnvConfig, bin: Binaries): Promise<Kafk
     logFile,
   });
   const brokers = [`127.0.0.1:${ports.kafka}`];
-  await waitUntil(() => brokerAnswers(brokers), { what: 'kafka', timeoutMs: 90_000, pid, logFile });
+  try {
+    await waitUntil(() => brokerAnswers(brokers), { what: 'kafka', timeoutMs: 90_000, pid, logFile });
+  } catch (error) {
+    await stopDaemon(pid);
+    throw error;
+  }
   return { pid, brokers };
 }
 

@@ -229,12 +229,18 @@ export async function startKube(config: EnvConfig, bin: Binaries): Promise<KubeS
   });
   const kubeconfig = path.join(stateDir, 'kubeconfig');
   writeKubeconfig(kubeconfig, server, pki);
-  await waitUntil(() => apiServerReady(server, pki), {
-    what: 'kube-apiserver',
-    timeoutMs: 90_000,
-    pid: apiServerPid,
-    logFile: apiLog,
-  });
+  try {
+    await waitUntil(() => apiServerReady(server, pki), {
+      what: 'kube-apiserver',
+      timeoutMs: 90_000,
+      pid: apiServerPid,
+      logFile: apiLog,
+    });
+  } catch (error) {
+    await stopDaemon(apiServerPid);
+    await stopDaemon(etcdPid);
+    throw error;
+  }
   return { etcdPid, apiServerPid, server, kubeconfig };
 }
 

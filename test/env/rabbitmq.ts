@@ -98,12 +98,18 @@ export async function startRabbit(config: EnvConfig, bin: Binaries): Promise<Rab
   const logFile = path.join(stateDir, 'rabbitmq.log');
   const serverPid = startDaemon({ command: bin.rabbitmqServer, args: [], env, logFile });
   const managementUrl = `http://127.0.0.1:${ports.rabbitManagement}`;
-  await waitUntil(async () => (await portOpen(ports.amqp)) && (await managementReady(managementUrl)), {
-    what: 'rabbitmq',
-    timeoutMs: 90_000,
-    pid: serverPid,
-    logFile,
-  });
+  try {
+    await waitUntil(async () => (await portOpen(ports.amqp)) && (await managementReady(managementUrl)), {
+      what: 'rabbitmq',
+      timeoutMs: 90_000,
+      pid: serverPid,
+      logFile,
+    });
+  } catch (error) {
+    await stopDaemon(serverPid);
+    await stopDaemon(epmdPid);
+    throw error;
+  }
   return {
     epmdPid,
     serverPid,
