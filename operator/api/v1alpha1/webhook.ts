@@ -58,7 +58,10 @@ const SecretWithKeys = withRules(
           'standard-webhooks and ed25519: every listed entry signs, so a secret can be rotated without downtime.',
         ),
     })
-    .describe('The Secret holding the signing secret or private key. Default key: "secret".'),
+    .describe(
+      'The Secret holding the signing secret or private key. Default key: "secret" ("privateKey" for ' +
+        'rsa-sha256, "seed" for stellar).',
+    ),
   [
     {
       rule: '!(has(self.key) && has(self.keys))',
@@ -382,6 +385,25 @@ export const WebhookStatus = z
       })
       .optional()
       .describe('Signing details receivers need.'),
+    topology: z
+      .object({
+        broker: z
+          .string()
+          .describe('Where the queues live: the Secret entry holding the broker URI, or "default".'),
+        exchange: z.string().describe('The exchange the queue is bound to.'),
+        bindings: z.array(z.string().describe('A bound pattern.')).describe('The patterns bound.'),
+        retryQueues: z.number().int().min(0).describe('How many retry queues exist.'),
+        returnTo: z.string().optional().describe('The queue retried events return to.'),
+      })
+      .optional()
+      .describe('The RabbitMQ topology the operator last applied.'),
+    handledAnnotations: z
+      .object({
+        reenable: z.string().optional().describe('The last hookline.dev/reenable token acted on.'),
+        replay: z.string().optional().describe('The last hookline.dev/replay token acted on.'),
+      })
+      .optional()
+      .describe('Annotation tokens the operator has acted on.'),
   })
   .describe('The observed state of the Webhook.');
 export type WebhookStatus = z.infer<typeof WebhookStatus>;

@@ -1,0 +1,34 @@
+// The broker that holds a source's queues, and the exchange its events arrive on.
+import type { EventSource } from '../api/v1alpha1/eventsource.ts';
+import { ingestExchangeName } from '../rabbit/topology.ts';
+import type { Settings } from '../settings.ts';
+import type { Caches } from './context.ts';
+import { secretEntry, type Lookup } from './secrets.ts';
+
+export interface SourceBroker {
+  uri: string;
+  /** A name for the broker that holds no secret, recorded in status. */
+  label: string;
+  exchange: string;
+}
+
+export function sourceBroker(caches: Caches, settings: Settings, source: EventSource): Lookup<SourceBroker> {
+  const namespace = source.metadata.namespace ?? 'default';
+  const { rabbitmq, broker } = source.spec;
+  const ref = rabbitmq?.connectionSecretRef ?? broker?.connectionSecretRef;
+  const exchange = rabbitmq?.exchange ?? ingestExchangeName(namespace, source.metadata.name);
+  if (ref) {
+    const field = rabbitmq ? 'spec.rabbitmq.connectionSecretRef' : 'spec.broker.connectionSecretRef';
+    const entry = secretEntry(caches, namespace, ref, `EventSource ${source.metadata.name} ${field}`);
+    if (!entry.ok) return entry;
+    return { ok: true, value: { uri: entry.value, label: `secret:${ref.name}/${ref.key}`, exchange } };
+  }
+  if (!settings.defaultBrokerUri) {
+    return {
+      ok: false,
+      reason: 'BrokerNotConfigured',
+      message: 'the source names no broker and the operator has no default broker',
+    };
+  }
+  return { ok: true, value: { uri: settings.defaultBrokerUri, label: 'default', exchange } };
+}

@@ -1,0 +1,45 @@
+// What every controller of the operator is given: the API client, the caches, the broker
+// connections, the Event recorder, the settings and a clock.
+import type { Logger } from 'pino';
+import type { BrokerConnections } from '../rabbit/broker.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { Informer, KubeObject } from '../runtime/informer.ts';
+import type { KubeClient } from '../runtime/kube-client.ts';
+import type { Settings } from '../settings.ts';
+
+/** An object as read from the cluster, before validation. */
+export interface RawObject extends KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: KubeObject['metadata'] & {
+    generation?: number;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    annotations?: Record<string, string>;
+  };
+  spec?: unknown;
+  status?: Record<string, unknown>;
+}
+
+export interface Secret extends KubeObject {
+  data?: Record<string, string>;
+  type?: string;
+}
+
+export interface Caches {
+  webhooks: Informer<RawObject>;
+  sources: Informer<RawObject>;
+  policies: Informer<RawObject>;
+  secrets: Informer<Secret>;
+  deployments: Informer<KubeObject & { spec?: { replicas?: number }; status?: { readyReplicas?: number } }>;
+}
+
+export interface OperatorContext {
+  client: KubeClient;
+  caches: Caches;
+  brokers: BrokerConnections;
+  recorder: EventRecorder;
+  settings: Settings;
+  logger: Logger;
+  now: () => Date;
+}

@@ -1,0 +1,60 @@
+// Names and labels of the objects the operator creates.
+import crypto from 'node:crypto';
+
+export const MANAGED_BY = 'hookline-operator';
+export const FIELD_MANAGER = 'hookline-operator';
+export const SOURCE_FINALIZER = 'hookline.dev/dispatcher';
+export const WEBHOOK_FINALIZER = 'hookline.dev/topology';
+export const CONFIG_HASH_ANNOTATION = 'hookline.dev/config-hash';
+export const REENABLE_ANNOTATION = 'hookline.dev/reenable';
+export const REPLAY_ANNOTATION = 'hookline.dev/replay';
+
+/** `<prefix>-<name>`, shortened with a hash when it would not fit a DNS label. */
+export function childName(prefix: string, name: string, max = 63): string {
+  const full = `${prefix}-${name}`;
+  if (full.length <= max) return full;
+  const hash = crypto.createHash('sha256').update(full).digest('hex').slice(0, 8);
+  return `${full.slice(0, max - 9).replace(/-+$/, '')}-${hash}`;
+}
+
+export const dispatcherName = (source: string) => childName('hookline-dispatcher', source);
+export const ingestServiceName = (source: string) => childName('hookline-ingest', source);
+export const brokerSecretName = (source: string) => childName('hookline-broker', source);
+export const signingSecretName = (webhook: string) => childName(webhook, 'signing', 253);
+
+export function dispatcherLabels(source: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'hookline-dispatcher',
+    'app.kubernetes.io/instance': source.slice(0, 63),
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    'hookline.dev/eventsource': source.slice(0, 63),
+  };
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller: true;
+  blockOwnerDeletion: true;
+}
+
+export function ownerReference(owner: {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; uid?: string };
+}): OwnerReference {
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function hashOf(value: unknown): string {
+  return crypto.createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}

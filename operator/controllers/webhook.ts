@@ -1,0 +1,474 @@
+// Webhook controller: the Webhook's queues and bindings on its source's broker, its
+// signing secret, the reenable and replay annotations, and a status that says what is
+// wrong when something is.
+import { EventSource } from '../api/v1alpha1/eventsource.ts';
+import { Webhook, type WebhookStatus } from '../api/v1alpha1/webhook.ts';
+import { validate } from '../api/validate.ts';
+import type { BrokerAdmin } from '../rabbit/broker.ts';
+import {
+  planTopology,
+  retryQueueName,
+  webhookTopology,
+  type AppliedTopology,
+  type WebhookTopology,
+} from '../rabbit/topology.ts';
+import { removeCondition, setCondition } from '../runtime/conditions.ts';
+import {
+  awaitChange,
+  defaultErrorPolicy,
+  type Action,
+  type Controller,
+  type ErrorContext,
+  type ReconcileContext,
+} from '../runtime/controller.ts';
+import { HooklineError, errorMessage, transient } from '../runtime/errors.ts';
+import { setFinalizer } from '../runtime/finalizer.ts';
+import { resourcePath } from '../runtime/kube-client.ts';
+import { sourceBroker, type SourceBroker } from './broker-of-source.ts';
+import type { OperatorContext, RawObject } from './context.ts';
+import {
+  hashOf,
+  ownerReference,
+  REENABLE_ANNOTATION,
+  REPLAY_ANNOTATION,
+  signingSecretName,
+  WEBHOOK_FINALIZER,
+} from './names.ts';
+import { resolvePolicy, retriesOf } from './policy.ts';
+import { secretEntry, type Lookup } from './secrets.ts';
+import { defaultSecretKey, generateSecret, publicKeyOf } from './signing-keys.ts';
+import { applyOwnedStatus, hookRef } from './status.ts';
+
+const PLURAL = 'webhooks';
+
+interface NotReady {
+  reason: string;
+  message: string;
+  retry: boolean;
+}
+
+interface Ensured {
+  topology?: AppliedTopology;
+  queue?: string;
+  publicKey?: string;
+}
+
+function handledTokens(annotations: Record<string, string>, status: WebhookStatus): Record<string, string> {
+  const handled: Record<string, string> = {};
+  const reenable = annotations[REENABLE_ANNOTATION] ?? status.handledAnnotations?.reenable;
+  const replay = annotations[REPLAY_ANNOTATION] ?? status.handledAnnotations?.replay;
+  if (reenable !== undefined) handled.reenable = reenable;
+  if (replay !== undefined) handled.replay = replay;
+  return handled;
+}
+
+export class WebhookController implements Controller<RawObject> {
+  readonly kind = 'Webhook';
+  readonly #ctx: OperatorContext;
+  /** Topology inputs last applied per Webhook uid, and when: a status-only change does not touch the broker. */
+  readonly #applied = new Map<string, { hash: string; at: number }>();
+
+  constructor(ctx: OperatorContext) {
+    this.#ctx = ctx;
+  }
+
+  errorPolicy(_object: RawObject, error: unknown, ctx: ErrorContext): Action {
+    return defaultErrorPolicy(error, ctx);
+  }
+
+  async reconcile(raw: RawObject, rc: ReconcileContext): Promise<Action> {
+    const path = resourcePath(hookRef(raw, PLURAL));
+    if (raw.metadata.deletionTimestamp) return this.#finalize(raw, path, rc);
+    if (await setFinalizer(this.#ctx.client, path, raw, WEBHOOK_FINALIZER, true)) return awaitChange();
+
+    const status = (raw.status ?? {}) as WebhookStatus;
+    const parsed = validate(Webhook, raw);
+    if (!parsed.ok) {
+      await this.#writeStatus(raw, { reason: 'InvalidSpec', message: parsed.message, retry: false }, {});
+      return awaitChange();
+    }
+    const webhook = parsed.value;
+    let ensured: Ensured = {};
+    let problem: NotReady | undefined;
+    try {
+      const result = await this.#ensure(webhook, raw, status, rc);
+      if ('reason' in result) problem = result;
+      else ensured = result;
+    } catch (error) {
+      if (!(error instanceof HooklineError && error.code.startsWith('Broker'))) throw error;
+      problem = { reason: 'BrokerUnreachable', message: error.message, retry: true };
+    }
+    await this.#writeStatus(raw, problem, ensured);
+    if (problem?.retry) throw transient(problem.reason, problem.message);
+    return awaitChange();
+  }
+
+  async #ensure(
+    webhook: Webhook,
+    raw: RawObject,
+    status: WebhookStatus,
+    rc: ReconcileContext,
+  ): Promise<Ensured | NotReady> {
+    const { caches, settings } = this.#ctx;
+    const namespace = webhook.metadata.namespace ?? 'default';
+    const { spec } = webhook;
+
+    if (spec.url.startsWith('http://') && !settings.allowHttpUrls) {
+      return {
+        reason: 'InvalidSpec',
+        message:
+          'spec.url: plain http:// URLs are not allowed by this installation (allowHttpUrls is off); use https://',
+        retry: false,
+      };
+    }
+    const rawSource = caches.sources.get(`${namespace}/${spec.sourceRef.name}`);
+    if (!rawSource) {
+      return {
+        reason: 'SourceNotFound',
+        message: `spec.sourceRef: EventSource ${namespace}/${spec.sourceRef.name} does not exist`,
+        retry: true,
+      };
+    }
+    const sourceParsed = validate(EventSource, rawSource);
+    if (!sourceParsed.ok) {
+      return {
+        reason: 'SourceNotReady',
+        message: `EventSource ${spec.sourceRef.name} is invalid: ${sourceParsed.message}`,
+        retry: false,
+      };
+    }
+    const source = sourceParsed.value;
+    if (spec.phase === 'Before' && !source.spec.http) {
+      return {
+        reason: 'InvalidSpec',
+        message: 'spec.phase: Before hooks need an http EventSource',
+        retry: false,
+      };
+    }
+    const policy = resolvePolicy(caches, namespace, spec.policyRef);
+    if (!policy.ok) return { ...policy, retry: true };
+
+    const signing = await this.#ensureSigningSecret(webhook, raw);
+    if (!signing.ok) return { ...signing, retry: true };
+    const authProblem = this.#checkAuthSecrets(webhook);
+    if (authProblem) return authProblem;
+
+    const broker = sourceBroker(caches, settings, source);
+    if (!broker.ok) return { ...broker, retry: true };
+    const topology = webhookTopology({
+      namespace,
+      webhook: webhook.metadata.name,
+      sourceExchange: broker.value.exchange,
+      events: spec.events,
+      retries: retriesOf(policy.value.spec),
+      ordering: policy.value.spec.ordering,
+    });
+    const applied = await this.#ensureTopology(webhook, topology, broker.value, status.topology, rc);
+    await this.#handleAnnotations(webhook, raw, status, topology, broker.value, rc);
+    return { topology: applied, queue: topology.queue, publicKey: signing.value };
+  }
+
+  /** Checks the signing Secret, creating it when the operator generates it; answers the public key. */
+  async #ensureSigningSecret(webhook: Webhook, raw: RawObject): Promise<Lookup<string | undefined>> {
+    const { caches, client } = this.#ctx;
+    const namespace = webhook.metadata.namespace ?? 'default';
+    const { scheme, secretRef, keySize } = webhook.spec.signing;
+    if (scheme === 'none') return { ok: true, value: undefined };
+    if (secretRef) {
+      const keys = secretRef.keys ?? [secretRef.key ?? defaultSecretKey(scheme)];
+      for (const key of keys) {
+        const entry = secretEntry(caches, namespace, { name: secretRef.name, key }, 'spec.signing.secretRef');
+        if (!entry.ok) return entry;
+      }
+      const first = secretEntry(
+        caches,
+        namespace,
+        { name: secretRef.name, key: keys[0]! },
+        'spec.signing.secretRef',
+      );
+      return this.#publicKey(scheme, first);
+    }
+    const name = signingSecretName(webhook.metadata.name);
+    const key = defaultSecretKey(scheme);
+    const path = resourcePath({ group: '', version: 'v1', plural: 'secrets', namespace, name });
+    const existing =
+      caches.secrets.get(`${namespace}/${name}`) ??
+      (await client.find<{ data?: Record<string, string> }>(path));
+    if (!existing) {
+      await client.create(resourcePath({ group: '', version: 'v1', plural: 'secrets', namespace }), {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name,
+          namespace,
+          labels: {
+            'app.kubernetes.io/managed-by': 'hookline-operator',
+            'hookline.dev/webhook': webhook.metadata.name.slice(0, 63),
+          },
+          ownerReferences: [ownerReference(raw)],
+        },
+        type: 'Opaque',
+        stringData: { [key]: generateSecret(scheme, keySize) },
+      });
+      await this.#ctx.recorder.normal(
+        raw,
+        'GeneratedSecret',
+        `Generated ${scheme} signing secret in Secret ${name}`,
+      );
+    } else if (existing.data?.[key] === undefined) {
+      await client.mergePatch(path, { stringData: { [key]: generateSecret(scheme, keySize) } });
+    }
+    const stored = (await client.find<{ data?: Record<string, string> }>(path))?.data?.[key];
+    if (stored === undefined)
+      return {
+        ok: false,
+        reason: 'SecretNotFound',
+        message: `Secret ${namespace}/${name} lost key "${key}"`,
+      };
+    return this.#publicKey(scheme, { ok: true, value: Buffer.from(stored, 'base64').toString('utf8') });
+  }
+
+  #publicKey(
+    scheme: Webhook['spec']['signing']['scheme'],
+    secret: Lookup<string>,
+  ): Lookup<string | undefined> {
+    if (!secret.ok) return secret;
+    try {
+      return { ok: true, value: publicKeyOf(scheme, secret.value) };
+    } catch (error) {
+      return {
+        ok: false,
+        reason: 'SecretInvalid',
+        message: `spec.signing.secretRef: not a valid ${scheme} key: ${errorMessage(error)}`,
+      };
+    }
+  }
+
+  #checkAuthSecrets(webhook: Webhook): NotReady | undefined {
+    const { auth } = webhook.spec;
+    if (!auth) return undefined;
+    const namespace = webhook.metadata.namespace ?? 'default';
+    const refs: [string, { name: string; key: string }][] = [];
+    if (auth.jwt) refs.push(['spec.auth.jwt.secretRef', auth.jwt.secretRef]);
+    if (auth.apiKey) refs.push(['spec.auth.apiKey.secretRef', auth.apiKey.secretRef]);
+    if (auth.bearer) refs.push(['spec.auth.bearer.secretRef', auth.bearer.secretRef]);
+    if (auth.basic) {
+      const { name, usernameKey, passwordKey } = auth.basic.secretRef;
+      refs.push(
+        ['spec.auth.basic.secretRef', { name, key: usernameKey }],
+        ['spec.auth.basic.secretRef', { name, key: passwordKey }],
+      );
+    }
+    for (const [field, ref] of refs) {
+      const entry = secretEntry(this.#ctx.caches, namespace, ref, field);
+      if (!entry.ok) return { reason: entry.reason, message: entry.message, retry: true };
+    }
+    return undefined;
+  }
+
+  async #ensureTopology(
+    webhook: Webhook,
+    topology: WebhookTopology,
+    broker: SourceBroker,
+    applied: AppliedTopology | undefined,
+    rc: ReconcileContext,
+  ): Promise<AppliedTopology> {
+    const record: AppliedTopology & { broker: string } = {
+      broker: broker.label,
+      exchange: topology.sourceExchange,
+      bindings: topology.bindings,
+      retryQueues: topology.retryQueues.length,
+      returnTo: topology.returnTo,
+    };
+    const uid = webhook.metadata.uid ?? webhook.metadata.name;
+    const hash = hashOf({ record, uri: hashOf(broker.uri) });
+    const last = this.#applied.get(uid);
+    const now = this.#ctx.now().getTime();
+    if (last && last.hash === hash && now - last.at < this.#ctx.settings.resyncPeriod && applied)
+      return record;
+
+    const admin = await this.#ctx.brokers.admin(broker.uri);
+    await admin.assertExchange(topology.returnExchange, 'fanout');
+    await admin.assertQueue(topology.queue);
+    await admin.assertQueue(topology.headQueue);
+    await admin.assertQueue(topology.deadLetterQueue);
+    for (const retryQueue of topology.retryQueues) {
+      await admin.assertQueue(retryQueue, { 'x-dead-letter-exchange': topology.returnExchange });
+    }
+    const plan = planTopology(topology, applied, {
+      namespace: webhook.metadata.namespace ?? 'default',
+      webhook: webhook.metadata.name,
+    });
+    for (const queue of plan.unbindReturn) await admin.unbindQueue(queue, topology.returnExchange, '');
+    await admin.bindQueue(topology.returnTo, topology.returnExchange, '');
+    if (!(await admin.exchangeExists(topology.sourceExchange))) {
+      throw new HooklineError(
+        'BrokerExchangeMissing',
+        `the source's exchange "${topology.sourceExchange}" does not exist yet`,
+        { transient: true },
+      );
+    }
+    for (const { pattern } of plan.bind)
+      await admin.bindQueue(topology.queue, topology.sourceExchange, pattern);
+    for (const { exchange, pattern } of plan.unbind)
+      await admin.unbindQueue(topology.queue, exchange, pattern);
+    for (const queue of plan.deleteRetryQueues) {
+      // A retry queue the policy no longer needs: its waiting events go back, not away.
+      await admin.moveMessages(queue, topology.returnTo);
+      await admin.deleteQueue(queue);
+    }
+    this.#applied.set(uid, { hash, at: now });
+    rc.logger.debug({ queue: topology.queue, bindings: topology.bindings }, 'Applied topology');
+    return record;
+  }
+
+  async #handleAnnotations(
+    webhook: Webhook,
+    raw: RawObject,
+    status: WebhookStatus,
+    topology: WebhookTopology,
+    broker: SourceBroker,
+    rc: ReconcileContext,
+  ): Promise<void> {
+    const annotations = webhook.metadata.annotations ?? {};
+    const handled = status.handledAnnotations ?? {};
+    const reenable = annotations[REENABLE_ANNOTATION];
+    const specChanged =
+      raw.metadata.generation !== undefined &&
+      status.observedGeneration !== undefined &&
+      raw.metadata.generation !== status.observedGeneration;
+    const reenableRequested = reenable !== undefined && reenable !== handled.reenable;
+    if (status.disabled && (reenableRequested || specChanged)) {
+      await this.#ctx.client.mergePatch(resourcePath({ ...hookRef(raw, PLURAL), subresource: 'status' }), {
+        status: { disabled: false, disabledReason: null, disabledAt: null, consecutiveFailures: 0 },
+      });
+      const why = reenableRequested ? `annotation ${REENABLE_ANNOTATION}=${reenable}` : 'a spec change';
+      rc.logger.info({ why }, 'Re-enabled Webhook');
+      await this.#ctx.recorder.normal(raw, 'Reenabled', `Re-enabled Webhook after ${why}`);
+    }
+    const replay = annotations[REPLAY_ANNOTATION];
+    if (replay !== undefined && replay !== handled.replay) {
+      const admin: BrokerAdmin = await this.#ctx.brokers.admin(broker.uri);
+      const moved = await admin.moveMessages(topology.deadLetterQueue, topology.queue);
+      rc.logger.info({ moved }, 'Replayed dead-lettered events');
+      await this.#ctx.recorder.normal(
+        raw,
+        'Replayed',
+        `Moved ${moved} dead-lettered events back to queue ${topology.queue}`,
+      );
+    }
+  }
+
+  async #writeStatus(raw: RawObject, problem: NotReady | undefined, ensured: Ensured): Promise<void> {
+    const status = (raw.status ?? {}) as WebhookStatus;
+    const annotations = raw.metadata.annotations ?? {};
+    const generation = raw.metadata.generation;
+    const now = this.#ctx.now();
+    const specChanged =
+      generation !== undefined &&
+      status.observedGeneration !== undefined &&
+      generation !== status.observedGeneration;
+    const reenabled =
+      annotations[REENABLE_ANNOTATION] !== undefined &&
+      annotations[REENABLE_ANNOTATION] !== status.handledAnnotations?.reenable;
+    // A reenable token or a spec change clears a disabled state once the reconcile got through.
+    const cleared = !problem && (reenabled || specChanged);
+    const disabled = status.disabled === true && !cleared;
+    let conditions = setCondition(
+      status.conditions,
+      problem
+        ? { type: 'Ready', status: 'False', reason: problem.reason, message: problem.message }
+        : disabled
+          ? {
+              type: 'Ready',
+              status: 'False',
+              reason: 'RetriesExhausted',
+              message: status.disabledReason ?? 'Disabled after its retries ran out',
+            }
+          : {
+              type: 'Ready',
+              status: 'True',
+              reason: 'Ready',
+              message: 'The queue and its bindings are in place',
+            },
+      generation,
+      now,
+    );
+    conditions = disabled
+      ? setCondition(
+          conditions,
+          {
+            type: 'Stalled',
+            status: 'True',
+            reason: 'RetriesExhausted',
+            message: status.disabledReason ?? 'Disabled after its retries ran out',
+          },
+          generation,
+          now,
+        )
+      : removeCondition(conditions, 'Stalled');
+    const owned: Record<string, unknown> = {
+      observedGeneration: generation,
+      conditions,
+      handledAnnotations: problem ? (status.handledAnnotations ?? {}) : handledTokens(annotations, status),
+    };
+    const queue = ensured.queue ?? status.queue;
+    if (queue) owned.queue = queue;
+    const topology = ensured.topology ?? status.topology;
+    if (topology) owned.topology = topology;
+    const publicKey = ensured.publicKey ?? (problem ? status.signing?.publicKey : undefined);
+    if (publicKey) owned.signing = { publicKey };
+    await applyOwnedStatus(this.#ctx.client, raw, PLURAL, owned);
+  }
+
+  async #finalize(raw: RawObject, path: string, rc: ReconcileContext): Promise<Action> {
+    const status = (raw.status ?? {}) as WebhookStatus;
+    const namespace = raw.metadata.namespace ?? 'default';
+    const applied = status.topology;
+    if (applied) {
+      try {
+        const uri = this.#brokerUriOf(namespace, applied.broker);
+        if (uri === undefined)
+          throw transient('BrokerUnknown', `the broker ${applied.broker} can no longer be resolved`);
+        const admin = await this.#ctx.brokers.admin(uri);
+        const prefix = status.queue ?? `hookline.${namespace}.${raw.metadata.name}`;
+        for (let level = 1; level <= applied.retryQueues; level++) {
+          await admin.deleteQueue(retryQueueName(namespace, raw.metadata.name, level));
+        }
+        for (const queue of [prefix, `${prefix}.head`, `${prefix}.dlq`]) await admin.deleteQueue(queue);
+        await admin.deleteExchange(`${prefix}.return`);
+        rc.logger.info({ queue: prefix }, 'Deleted topology');
+      } catch (error) {
+        const deletedAt = Date.parse(raw.metadata.deletionTimestamp ?? '');
+        const waited = this.#ctx.now().getTime() - deletedAt;
+        if (!(waited >= this.#ctx.settings.finalizerTimeout)) throw error;
+        const message = `Gave up deleting the RabbitMQ queues of this Webhook after ${Math.round(waited / 1000)} s: ${errorMessage(error)}. Delete queues hookline.${namespace}.${raw.metadata.name}* by hand.`;
+        rc.logger.warn(message);
+        await this.#ctx.recorder.warning(raw, 'TopologyLeftBehind', message);
+      }
+    }
+    const generated = resourcePath({
+      group: '',
+      version: 'v1',
+      plural: 'secrets',
+      namespace,
+      name: signingSecretName(raw.metadata.name),
+    });
+    const secret = await this.#ctx.client.find<{ metadata: { ownerReferences?: { uid: string }[] } }>(
+      generated,
+    );
+    if (secret?.metadata.ownerReferences?.some((o) => o.uid === raw.metadata.uid))
+      await this.#ctx.client.delete(generated);
+    this.#applied.delete(raw.metadata.uid ?? raw.metadata.name);
+    await setFinalizer(this.#ctx.client, path, raw, WEBHOOK_FINALIZER, false);
+    return awaitChange();
+  }
+
+  #brokerUriOf(namespace: string, label: string): string | undefined {
+    if (label === 'default') return this.#ctx.settings.defaultBrokerUri;
+    const match = /^secret:([^/]+)\/(.+)$/.exec(label);
+    if (!match) return undefined;
+    const entry = secretEntry(this.#ctx.caches, namespace, { name: match[1]!, key: match[2]! }, 'broker');
+    return entry.ok ? entry.value : undefined;
+  }
+}

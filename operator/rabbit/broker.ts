@@ -1,0 +1,249 @@
+// Hookline's own small interface to a RabbitMQ broker's topology, so that the client
+// library can be swapped; the implementation below uses amqplib. One connection per
+// broker URI is shared and re-opened after it drops. Broker URIs carry passwords: they are
+// redacted from every message.
+import amqp from 'amqplib';
+import { HooklineError, errorMessage } from '../runtime/errors.ts';
+
+export interface QueueInfo {
+  messageCount: number;
+  consumerCount: number;
+}
+
+export interface BrokerAdmin {
+  assertQueue(name: string, args?: Record<string, unknown>): Promise<QueueInfo>;
+  queueInfo(name: string): Promise<QueueInfo | undefined>;
+  deleteQueue(name: string): Promise<void>;
+  purgeQueue(name: string): Promise<number>;
+  exchangeExists(name: string): Promise<boolean>;
+  assertExchange(name: string, type: string): Promise<void>;
+  deleteExchange(name: string): Promise<void>;
+  bindQueue(queue: string, exchange: string, pattern: string): Promise<void>;
+  unbindQueue(queue: string, exchange: string, pattern: string): Promise<void>;
+  /** Moves every message of `from` to queue `to`, with publisher confirms; returns how many. */
+  moveMessages(from: string, to: string): Promise<number>;
+}
+
+export interface BrokerConnections {
+  admin(uri: string): Promise<BrokerAdmin>;
+  close(): Promise<void>;
+}
+
+export function redactUri(uri: string): string {
+  try {
+    const url = new URL(uri);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(invalid URI)';
+  }
+}
+
+function unreachable(uri: string, error: unknown): HooklineError {
+  const message = errorMessage(error).replaceAll(uri, redactUri(uri));
+  return new HooklineError('BrokerUnreachable', `cannot reach RabbitMQ at ${redactUri(uri)}: ${message}`, {
+    transient: true,
+    cause: error,
+  });
+}
+
+/** amqplib reports a missing queue or exchange as a channel error with code 404. */
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: number }).code === 404;
+}
+
+class AmqpAdmin implements BrokerAdmin {
+  readonly #connection: amqp.ChannelModel;
+  #channel: Promise<amqp.ConfirmChannel> | undefined;
+
+  constructor(connection: amqp.ChannelModel) {
+    this.#connection = connection;
+  }
+
+  #shared(): Promise<amqp.ConfirmChannel> {
+    if (!this.#channel) {
+      const opening = this.#connection.createConfirmChannel();
+      this.#channel = opening;
+      opening.then(
+        (channel) => {
+          channel.on('error', () => undefined); // reported through the failing call
+          channel.once('close', () => {
+            if (this.#channel === opening) this.#channel = undefined;
+          });
+        },
+        () => {
+          if (this.#channel === opening) this.#channel = undefined;
+        },
+      );
+    }
+    return this.#channel;
+  }
+
+  /** Runs an operation that may close its channel (a 404) on a channel of its own. */
+  async #probe<T>(operation: (channel: amqp.Channel) => Promise<T>): Promise<T> {
+    const channel = await this.#connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      return await operation(channel);
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  async assertQueue(name: string, args: Record<string, unknown> = {}): Promise<QueueInfo> {
+    const channel = await this.#shared();
+    const reply = await channel.assertQueue(name, { durable: true, arguments: args });
+    return { messageCount: reply.messageCount, consumerCount: reply.consumerCount };
+  }
+
+  async queueInfo(name: string): Promise<QueueInfo | undefined> {
+    try {
+      return await this.#probe(async (channel) => {
+        const reply = await channel.checkQueue(name);
+        return { messageCount: reply.messageCount, consumerCount: reply.consumerCount };
+      });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    await (await this.#shared()).deleteQueue(name);
+  }
+
+  async purgeQueue(name: string): Promise<number> {
+    if (!(await this.queueInfo(name))) return 0;
+    return (await (await this.#shared()).purgeQueue(name)).messageCount;
+  }
+
+  async exchangeExists(name: string): Promise<boolean> {
+    try {
+      await this.#probe((channel) => channel.checkExchange(name));
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  async assertExchange(name: string, type: string): Promise<void> {
+    await (await this.#shared()).assertExchange(name, type, { durable: true });
+  }
+
+  async deleteExchange(name: string): Promise<void> {
+    await (await this.#shared()).deleteExchange(name);
+  }
+
+  async bindQueue(queue: string, exchange: string, pattern: string): Promise<void> {
+    await (await this.#shared()).bindQueue(queue, exchange, pattern);
+  }
+
+  async unbindQueue(queue: string, exchange: string, pattern: string): Promise<void> {
+    if (!(await this.exchangeExists(exchange)) || !(await this.queueInfo(queue))) return;
+    await (await this.#shared()).unbindQueue(queue, exchange, pattern);
+  }
+
+  async moveMessages(from: string, to: string): Promise<number> {
+    if (!(await this.queueInfo(from))) return 0;
+    const channel = await this.#connection.createConfirmChannel();
+    channel.on('error', () => undefined);
+    let moved = 0;
+    try {
+      for (;;) {
+        const message = await channel.get(from, { noAck: false });
+        if (!message) break;
+        await new Promise<void>((resolve, reject) => {
+          channel.sendToQueue(
+            to,
+            message.content,
+            { ...message.properties, headers: message.properties.headers ?? {} },
+            (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+          );
+        });
+        channel.ack(message);
+        moved++;
+      }
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+    return moved;
+  }
+}
+
+export function amqpBrokerConnections(options: { connectTimeoutMs?: number } = {}): BrokerConnections {
+  const connections = new Map<string, Promise<amqp.ChannelModel>>();
+  function connect(uri: string): Promise<amqp.ChannelModel> {
+    let pending = connections.get(uri);
+    if (!pending) {
+      pending = amqp
+        .connect(uri, {
+          timeout: options.connectTimeoutMs ?? 5000,
+          clientProperties: { connection_name: 'hookline-operator' },
+        })
+        .then((connection) => {
+          connection.on('error', () => undefined); // followed by 'close'
+          connection.once('close', () => {
+            if (connections.get(uri) === pending) connections.delete(uri);
+          });
+          return connection;
+        });
+      pending.catch(() => connections.delete(uri));
+      connections.set(uri, pending);
+    }
+    return pending;
+  }
+  const admins = new WeakMap<amqp.ChannelModel, AmqpAdmin>();
+  return {
+    async admin(uri: string): Promise<BrokerAdmin> {
+      let connection: amqp.ChannelModel;
+      try {
+        connection = await connect(uri);
+      } catch (error) {
+        throw unreachable(uri, error);
+      }
+      let admin = admins.get(connection);
+      if (!admin) {
+        admin = new AmqpAdmin(connection);
+        admins.set(connection, admin);
+      }
+      return wrapErrors(admin, uri);
+    },
+    async close(): Promise<void> {
+      const all = [...connections.values()];
+      connections.clear();
+      await Promise.all(
+        all.map(async (pending) => (await pending.catch(() => undefined))?.close().catch(() => undefined)),
+      );
+    },
+  };
+}
+
+/** Classifies broker failures: a dropped connection is BrokerUnreachable (transient). */
+function wrapErrors(admin: BrokerAdmin, uri: string): BrokerAdmin {
+  return new Proxy(admin, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (error) {
+          if (error instanceof HooklineError) throw error;
+          const code = (error as { code?: number }).code;
+          if (code !== undefined && code >= 400 && code < 600) {
+            throw new HooklineError(
+              'BrokerRefused',
+              `RabbitMQ refused ${String(property)}: ${errorMessage(error)}`,
+              {
+                transient: true,
+                cause: error,
+              },
+            );
+          }
+          throw unreachable(uri, error);
+        }
+      };
+    },
+  });
+}

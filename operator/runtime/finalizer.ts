@@ -1,0 +1,55 @@
+// Adding and removing a finalizer with JSON Patch `test` operations, so that a concurrent
+// change of the finalizer list makes the patch fail (and the reconcile retry) instead of
+// silently dropping someone else's finalizer.
+import { transient } from './errors.ts';
+import { KubeApiError, type KubeClient } from './kube-client.ts';
+
+interface WithFinalizers {
+  metadata: { finalizers?: string[]; resourceVersion?: string };
+}
+
+export function hasFinalizer(object: WithFinalizers, finalizer: string): boolean {
+  return object.metadata.finalizers?.includes(finalizer) ?? false;
+}
+
+export function finalizerPatch(
+  object: WithFinalizers,
+  finalizer: string,
+  present: boolean,
+): unknown[] | undefined {
+  const current = object.metadata.finalizers;
+  if (hasFinalizer(object, finalizer) === present) return undefined;
+  if (current === undefined) {
+    if (!present) return undefined;
+    return [
+      { op: 'test', path: '/metadata/resourceVersion', value: object.metadata.resourceVersion },
+      { op: 'add', path: '/metadata/finalizers', value: [finalizer] },
+    ];
+  }
+  const next = present ? [...current, finalizer] : current.filter((f) => f !== finalizer);
+  return [
+    { op: 'test', path: '/metadata/finalizers', value: current },
+    { op: 'replace', path: '/metadata/finalizers', value: next },
+  ];
+}
+
+/** Ensures the finalizer is (or is not) on the object; returns the patched object, or undefined if nothing changed. */
+export async function setFinalizer<T extends WithFinalizers>(
+  client: KubeClient,
+  path: string,
+  object: T,
+  finalizer: string,
+  present: boolean,
+): Promise<T | undefined> {
+  const patch = finalizerPatch(object, finalizer, present);
+  if (!patch) return undefined;
+  try {
+    return await client.jsonPatch<T>(path, patch);
+  } catch (error) {
+    // A failed `test` (422): the object changed since it was read; the next read decides again.
+    if (error instanceof KubeApiError && error.status === 422) {
+      throw transient('FinalizerConflict', `the finalizers of ${path} changed meanwhile`, error);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,221 @@
+// A supervised informer: lists, then watches from the list's resourceVersion with
+// bookmarks, keeps a cache keyed by `namespace/name`, and calls `onChange` for every key
+// whose object appeared, changed or vanished. It relists after a 410 Gone, restarts a
+// watch that has gone silent for too long (watches can stop without an error), and
+// restarts with backoff after any error. It never stops by itself.
+import type { Logger } from 'pino';
+import { errorMessage } from './errors.ts';
+import { KubeApiError, type KubeClient, type WatchEvent } from './kube-client.ts';
+import { backoffDelay } from './workqueue.ts';
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    uid?: string;
+    [key: string]: unknown;
+  };
+}
+
+interface List<T> {
+  metadata: { resourceVersion: string; continue?: string };
+  items: T[];
+}
+
+export function objectKey(object: KubeObject): string {
+  return object.metadata.namespace
+    ? `${object.metadata.namespace}/${object.metadata.name}`
+    : object.metadata.name;
+}
+
+export interface InformerOptions<T extends KubeObject> {
+  client: KubeClient;
+  /** The collection path, e.g. /apis/hookline.dev/v1alpha1/webhooks (all namespaces). */
+  path: string;
+  /** apiVersion and kind of the listed objects (lists do not set them on items). */
+  apiVersion: string;
+  kind: string;
+  labelSelector?: string;
+  logger: Logger;
+  onChange: (key: string, object: T | undefined) => void;
+  /** Server-side watch timeout; the watch is re-opened from the last resourceVersion. */
+  watchTimeoutSeconds?: number;
+  /** A watch with no event or bookmark for this long is considered stalled. */
+  stallMs?: number;
+  pageSize?: number;
+}
+
+class Gone extends Error {}
+
+export class Informer<T extends KubeObject> {
+  readonly #options: InformerOptions<T>;
+  readonly #cache = new Map<string, T>();
+  readonly #abort = new AbortController();
+  #synced = false;
+  #syncWaiters: (() => void)[] = [];
+  #loop: Promise<void> | undefined;
+  /** Restarts after errors, for tests and metrics. */
+  restarts = 0;
+
+  constructor(options: InformerOptions<T>) {
+    this.#options = options;
+  }
+
+  get(key: string): T | undefined {
+    return this.#cache.get(key);
+  }
+
+  list(): T[] {
+    return [...this.#cache.values()];
+  }
+
+  keys(): string[] {
+    return [...this.#cache.keys()];
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve) => this.#syncWaiters.push(resolve));
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#abort.signal.aborted) {
+      try {
+        let resourceVersion = await this.#relist();
+        failures = 0;
+        for (;;) {
+          resourceVersion = await this.#watch(resourceVersion);
+          if (this.#abort.signal.aborted) return;
+        }
+      } catch (error) {
+        if (this.#abort.signal.aborted) return;
+        if (error instanceof Gone) {
+          this.#options.logger.debug({ path: this.#options.path }, 'Watch expired (410); relisting');
+          continue;
+        }
+        failures++;
+        this.restarts++;
+        const delay = backoffDelay(failures, { baseMs: 500, maxMs: 30_000 });
+        this.#options.logger.warn(
+          { path: this.#options.path, err: errorMessage(error), retryInMs: delay },
+          'Informer failed; restarting',
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      }
+    }
+  }
+
+  #stamp(object: T): T {
+    object.apiVersion ??= this.#options.apiVersion;
+    object.kind ??= this.#options.kind;
+    return object;
+  }
+
+  async #relist(): Promise<string> {
+    const { client, path, labelSelector, pageSize = 500 } = this.#options;
+    const fresh = new Map<string, T>();
+    let continueToken: string | undefined;
+    let resourceVersion = '';
+    do {
+      const query: Record<string, string> = { limit: String(pageSize) };
+      if (labelSelector) query.labelSelector = labelSelector;
+      if (continueToken) query.continue = continueToken;
+      const page = await client.get<List<T>>(path, query);
+      for (const item of page.items) fresh.set(objectKey(item), this.#stamp(item));
+      continueToken = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion;
+    } while (continueToken);
+
+    const changed: string[] = [];
+    for (const [key, object] of fresh) {
+      if (this.#cache.get(key)?.metadata.resourceVersion !== object.metadata.resourceVersion)
+        changed.push(key);
+    }
+    const removed = [...this.#cache.keys()].filter((key) => !fresh.has(key));
+    this.#cache.clear();
+    for (const [key, object] of fresh) this.#cache.set(key, object);
+    this.#markSynced();
+    for (const key of changed) this.#options.onChange(key, this.#cache.get(key));
+    for (const key of removed) this.#options.onChange(key, undefined);
+    return resourceVersion;
+  }
+
+  #markSynced(): void {
+    if (this.#synced) return;
+    this.#synced = true;
+    for (const resolve of this.#syncWaiters.splice(0)) resolve();
+  }
+
+  /** One watch request; resolves with the last resourceVersion seen when it ends. */
+  async #watch(fromVersion: string): Promise<string> {
+    const { client, path, labelSelector, watchTimeoutSeconds = 300 } = this.#options;
+    const stallMs = this.#options.stallMs ?? (watchTimeoutSeconds + 30) * 1000;
+    let resourceVersion = fromVersion;
+    const local = new AbortController();
+    const onAbort = () => local.abort();
+    this.#abort.signal.addEventListener('abort', onAbort, { once: true });
+    let stalled = false;
+    let stallTimer = setTimeout(() => ((stalled = true), local.abort()), stallMs);
+    const touch = () => {
+      clearTimeout(stallTimer);
+      stallTimer = setTimeout(() => ((stalled = true), local.abort()), stallMs);
+    };
+    const query: Record<string, string> = {
+      resourceVersion,
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(watchTimeoutSeconds),
+    };
+    if (labelSelector) query.labelSelector = labelSelector;
+    try {
+      await client.watch<T>(
+        path,
+        query,
+        (event: WatchEvent<T>) => {
+          touch();
+          if (event.type === 'ERROR') {
+            const status = event.object as unknown as { code?: number; message?: string };
+            if (status.code === 410) throw new Gone(status.message);
+            throw new KubeApiError(status.code ?? 500, 'WatchError', status.message ?? 'watch error');
+          }
+          resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion;
+          if (event.type === 'BOOKMARK') return;
+          const object = this.#stamp(event.object);
+          const key = objectKey(object);
+          if (event.type === 'DELETED') {
+            this.#cache.delete(key);
+            this.#options.onChange(key, undefined);
+          } else {
+            this.#cache.set(key, object);
+            this.#options.onChange(key, object);
+          }
+        },
+        local.signal,
+      );
+    } catch (error) {
+      if (error instanceof KubeApiError && error.status === 410) throw new Gone(error.message);
+      if (!(stalled || local.signal.aborted)) throw error;
+    } finally {
+      clearTimeout(stallTimer);
+      this.#abort.signal.removeEventListener('abort', onAbort);
+    }
+    if (stalled) this.#options.logger.info({ path }, 'Watch went silent; reopening it');
+    return resourceVersion;
+  }
+}

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadSettings } from './settings.ts';
+
+describe('loadSettings', () => {
+  it('applies defaults', () => {
+    const s = loadSettings([], {}, 'host');
+    assert.equal(s.namespace, 'hookline-system');
+    assert.equal(s.leaseDuration, 15_000);
+    assert.equal(s.leaderElection, true);
+    assert.deepEqual(s.allowedCidrs, []);
+    assert.equal(s.identity, `host-${process.pid}`);
+  });
+
+  it('takes flags over environment variables', () => {
+    const s = loadSettings(
+      ['--lease-duration', '3s'],
+      { HOOKLINE_LEASE_DURATION: '20s', HOOKLINE_ALLOWED_CIDRS: '10.0.0.0/8, 127.0.0.0/8' },
+      'h',
+    );
+    assert.equal(s.leaseDuration, 3000);
+    assert.deepEqual(s.allowedCidrs, ['10.0.0.0/8', '127.0.0.0/8']);
+  });
+
+  it('names the flag and the variable of a bad value', () => {
+    assert.throws(
+      () =>
+        loadSettings([], { HOOKLINE_RESYNC_PERIOD: 'often', HOOKLINE_DEFAULT_BROKER_URI: 'http://x' }, 'h'),
+      (error: Error) =>
+        error.message.includes('--resync-period (HOOKLINE_RESYNC_PERIOD)') &&
+        error.message.includes('--default-broker-uri (HOOKLINE_DEFAULT_BROKER_URI): must be an amqp'),
+    );
+  });
+
+  it('refuses an unknown flag', () => {
+    assert.throws(() => loadSettings(['--frobnicate', 'x'], {}, 'h'), /Unknown option/);
+  });
+});

@@ -1,0 +1,98 @@
+// Operator settings, from flags (highest), then environment variables, then defaults.
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { parseDuration } from './api/v1alpha1/duration.ts';
+
+const durationMs = z.string().transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration such as 500ms, 30s or 5m` });
+    return z.NEVER;
+  }
+  return ms;
+});
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+export const Settings = z.object({
+  namespace: z.string().min(1).default('hookline-system'),
+  identity: z.string().min(1),
+  defaultBrokerUri: z
+    .string()
+    .regex(/^amqps?:\/\//, { message: 'must be an amqp:// or amqps:// URI' })
+    .optional(),
+  dispatcherImage: z.string().min(1).default('hookline:0.1.0'),
+  allowHttpUrls: bool.default(false),
+  allowedCidrs: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  leaderElection: bool.default(true),
+  leaseName: z.string().default('hookline-operator'),
+  leaseDuration: durationMs.default(15_000),
+  renewDeadline: durationMs.default(10_000),
+  retryPeriod: durationMs.default(2_000),
+  resyncPeriod: durationMs.default(300_000),
+  finalizerTimeout: durationMs.default(300_000),
+  concurrency: z.coerce.number().int().min(1).max(256).default(16),
+  metricsPort: z.coerce.number().int().min(0).max(65535).default(8080),
+  probesPort: z.coerce.number().int().min(0).max(65535).default(8081),
+  kubeconfig: z.string().optional(),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+});
+export type Settings = z.output<typeof Settings>;
+
+const options = {
+  namespace: 'HOOKLINE_NAMESPACE',
+  identity: 'HOOKLINE_IDENTITY',
+  'default-broker-uri': 'HOOKLINE_DEFAULT_BROKER_URI',
+  'dispatcher-image': 'HOOKLINE_DISPATCHER_IMAGE',
+  'allow-http-urls': 'HOOKLINE_ALLOW_HTTP_URLS',
+  'allowed-cidrs': 'HOOKLINE_ALLOWED_CIDRS',
+  'leader-election': 'HOOKLINE_LEADER_ELECTION',
+  'lease-name': 'HOOKLINE_LEASE_NAME',
+  'lease-duration': 'HOOKLINE_LEASE_DURATION',
+  'renew-deadline': 'HOOKLINE_RENEW_DEADLINE',
+  'retry-period': 'HOOKLINE_RETRY_PERIOD',
+  'resync-period': 'HOOKLINE_RESYNC_PERIOD',
+  'finalizer-timeout': 'HOOKLINE_FINALIZER_TIMEOUT',
+  concurrency: 'HOOKLINE_CONCURRENCY',
+  'metrics-port': 'HOOKLINE_METRICS_PORT',
+  'probes-port': 'HOOKLINE_PROBES_PORT',
+  kubeconfig: 'KUBECONFIG',
+  'log-level': 'HOOKLINE_LOG_LEVEL',
+} as const;
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+export function loadSettings(argv: string[], env: NodeJS.ProcessEnv, hostname: string): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(Object.keys(options).map((flag) => [flag, { type: 'string' as const }])),
+    strict: true,
+  });
+  const raw: Record<string, unknown> = { identity: `${hostname}-${process.pid}` };
+  for (const [flag, variable] of Object.entries(options)) {
+    const value = (values as Record<string, string | undefined>)[flag] ?? env[variable];
+    if (value !== undefined && value !== '') raw[camel(flag)] = value;
+  }
+  // A broker URI may also come from a mounted file, so that it never sits in the environment.
+  const uriFile = env.HOOKLINE_DEFAULT_BROKER_URI_FILE;
+  if (raw.defaultBrokerUri === undefined && uriFile)
+    raw.defaultBrokerUri = fs.readFileSync(uriFile, 'utf8').trim();
+  const parsed = Settings.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const flag = Object.keys(options).find((f) => camel(f) === key);
+      return `--${flag ?? key} (${flag ? options[flag as keyof typeof options] : ''}): ${issue.message}`;
+    });
+    throw new Error(`invalid operator settings:\n  ${problems.join('\n  ')}`);
+  }
+  return parsed.data;
+}
