@@ -29,7 +29,15 @@ const reconcileSeconds = metrics.histogram(
 const leaderGauge = metrics.gauge('hookline_leader', '1 while this replica leads.');
 const queueDepth = metrics.gauge('hookline_workqueue_depth', 'Keys waiting per controller.');
 
+/** The collection path of a kind, in the watched namespace or across all of them. */
+function collection(settings: Settings, prefix: string, plural: string): string {
+  return settings.watchNamespace
+    ? `${prefix}/namespaces/${settings.watchNamespace}/${plural}`
+    : `${prefix}/${plural}`;
+}
+
 function hookInformer(
+  settings: Settings,
   client: KubeClient,
   plural: string,
   kind: string,
@@ -38,7 +46,7 @@ function hookInformer(
 ) {
   return new Informer<RawObject>({
     client,
-    path: `/apis/hookline.dev/v1alpha1/${plural}`,
+    path: collection(settings, '/apis/hookline.dev/v1alpha1', plural),
     apiVersion: 'hookline.dev/v1alpha1',
     kind,
     logger,
@@ -64,7 +72,7 @@ async function lead(
   const webhooksOf = (namespace: string, match: (w: RawObject) => boolean) =>
     caches.webhooks.list().filter((w) => w.metadata.namespace === namespace && match(w));
 
-  caches.webhooks = hookInformer(client, 'webhooks', 'Webhook', logger, (key, webhook) => {
+  caches.webhooks = hookInformer(settings, client, 'webhooks', 'Webhook', logger, (key, webhook) => {
     runners.webhooks?.enqueue(key);
     const namespace = key.split('/')[0]!;
     const object = webhook ?? undefined;
@@ -80,13 +88,13 @@ async function lead(
         runners.policies?.enqueue(objectKey(p));
     }
   });
-  caches.sources = hookInformer(client, 'eventsources', 'EventSource', logger, (key) => {
+  caches.sources = hookInformer(settings, client, 'eventsources', 'EventSource', logger, (key) => {
     runners.sources?.enqueue(key);
     const [namespace, name] = key.split('/') as [string, string];
     for (const w of webhooksOf(namespace, (w) => sourceOf(w) === name))
       runners.webhooks?.enqueue(objectKey(w));
   });
-  caches.policies = hookInformer(client, 'callbackpolicies', 'CallbackPolicy', logger, (key) => {
+  caches.policies = hookInformer(settings, client, 'callbackpolicies', 'CallbackPolicy', logger, (key) => {
     runners.policies?.enqueue(key);
     const [namespace, name] = key.split('/') as [string, string];
     for (const w of webhooksOf(namespace, (w) => policyOf(w) === name))
@@ -94,7 +102,7 @@ async function lead(
   });
   caches.secrets = new Informer<Secret>({
     client,
-    path: '/api/v1/secrets',
+    path: collection(settings, '/api/v1', 'secrets'),
     apiVersion: 'v1',
     kind: 'Secret',
     logger,
@@ -110,7 +118,7 @@ async function lead(
   });
   caches.deployments = new Informer<KubeObject>({
     client,
-    path: '/apis/apps/v1/deployments',
+    path: collection(settings, '/apis/apps/v1', 'deployments'),
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}`,

@@ -16,6 +16,8 @@ const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 
 export const Settings = z.object({
   namespace: z.string().min(1).default('hookline-system'),
+  /** Watch one namespace only (a namespace-scoped install); all namespaces when unset. */
+  watchNamespace: z.string().min(1).optional(),
   identity: z.string().min(1),
   defaultBrokerUri: z
     .string()
@@ -49,6 +51,7 @@ export type Settings = z.output<typeof Settings>;
 
 const options = {
   namespace: 'HOOKLINE_NAMESPACE',
+  'watch-namespace': 'HOOKLINE_WATCH_NAMESPACE',
   identity: 'HOOKLINE_IDENTITY',
   'default-broker-uri': 'HOOKLINE_DEFAULT_BROKER_URI',
   'dispatcher-image': 'HOOKLINE_DISPATCHER_IMAGE',
