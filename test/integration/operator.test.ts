@@ -333,6 +333,102 @@ describe('the operator', () => {
     );
   });
 
+  it('carries a CallbackPolicy change to every Webhook using it, and counts them', async () => {
+    await apply(namespace, webhook('policed', 'payments', ['p.*'], '  policyRef: {name: strict}'));
+    await waitForReady(namespace, 'webhooks', 'policed', 'False', 'PolicyNotFound');
+    await apply(
+      namespace,
+      'apiVersion: hookline.dev/v1alpha1\nkind: CallbackPolicy\nmetadata: {name: strict}\nspec:\n  retry: {schedule: [30s, 5m, 15m, 1h]}\n  ordering: Strict\n',
+    );
+    await waitForReady(namespace, 'webhooks', 'policed', 'True');
+    const queue = `hookline.${namespace}.policed`;
+    assert.equal((await queueNames(`${queue}.retry.`)).length, 4);
+    assert.deepEqual(
+      await bindings(`${queue}.head`),
+      [`${queue}.return `],
+      'Strict: retries return to the head queue',
+    );
+    const policy = await eventually('the policy to count its Webhook', async () => {
+      const p = await client.get<{ status?: { webhooks?: number; retries?: number } }>(
+        hookPath(namespace, 'callbackpolicies', 'strict'),
+      );
+      return p.status?.webhooks === 1 ? p : undefined;
+    });
+    assert.equal(policy.status?.retries, 4);
+
+    await apply(
+      namespace,
+      'apiVersion: hookline.dev/v1alpha1\nkind: CallbackPolicy\nmetadata: {name: strict}\nspec:\n  retry: {schedule: [1s, 2s]}\n',
+    );
+    await eventually('two retry queues and retries back on the main queue', async () =>
+      (await queueNames(`${queue}.retry.`)).length === 2 &&
+      (await bindings(queue)).includes(`${queue}.return `)
+        ? true
+        : undefined,
+    );
+  });
+
+  it('clears a disabled Webhook on hookline.dev/reenable and replays dead letters on hookline.dev/replay', async () => {
+    const statusPath = resourcePath({
+      group: 'hookline.dev',
+      version: 'v1alpha1',
+      plural: 'webhooks',
+      namespace,
+      name: 'policed',
+      subresource: 'status',
+    });
+    await client.mergePatch(statusPath, {
+      status: {
+        disabled: true,
+        disabledReason: 'Disabled after 2 failed retries',
+        disabledAt: new Date().toISOString(),
+      },
+    });
+    const stalled = await waitForReady(namespace, 'webhooks', 'policed', 'False', 'RetriesExhausted');
+    assert.ok(
+      stalled.status?.conditions?.some(
+        (c) => c.type === 'Stalled' && c.status === 'True' && c.reason === 'RetriesExhausted',
+      ),
+    );
+
+    await kubectl(['annotate', '-n', namespace, 'webhook', 'policed', 'hookline.dev/reenable=1']);
+    const back = await waitForReady(namespace, 'webhooks', 'policed', 'True');
+    assert.equal((back.status as { disabled?: boolean }).disabled, false);
+    assert.equal(
+      back.status?.conditions?.some((c) => c.type === 'Stalled'),
+      false,
+    );
+
+    const queue = `hookline.${namespace}.policed`;
+    const connection = await amqp.connect(testEnv().rabbitmq.amqpUrl);
+    const channel = await connection.createConfirmChannel();
+    for (let i = 0; i < 3; i++)
+      channel.sendToQueue(`${queue}.dlq`, Buffer.from(`{"n":${i}}`), {
+        persistent: true,
+        messageId: `e${i}`,
+      });
+    await channel.waitForConfirms();
+    await connection.close();
+    await kubectl(['annotate', '-n', namespace, 'webhook', 'policed', 'hookline.dev/replay=first']);
+    await eventually('the dead letters back in the queue', async () => {
+      const main = await rabbitApi<{ messages: number }>(`/queues/%2F/${encodeURIComponent(queue)}`);
+      const dlq = await rabbitApi<{ messages: number }>(`/queues/%2F/${encodeURIComponent(`${queue}.dlq`)}`);
+      return main?.messages === 3 && dlq?.messages === 0 ? true : undefined;
+    });
+    const { stdout } = await kubectl([
+      'get',
+      'events',
+      '-n',
+      namespace,
+      '--field-selector',
+      'involvedObject.name=policed',
+      '-o',
+      'jsonpath={.items[*].reason}',
+    ]);
+    assert.match(stdout, /Reenabled/);
+    assert.match(stdout, /Replayed/);
+  });
+
   it('removes the topology when a Webhook is deleted, and the children when its EventSource is', async () => {
     const queue = `hookline.${namespace}.shop`;
     await kubectl(['delete', '-n', namespace, 'webhook', 'shop', '--timeout=30s']);
