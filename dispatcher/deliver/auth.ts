@@ -1,0 +1,37 @@
+// Authentication headers for the receiver: a fresh HS256 JWT (iat, exp) per request, an API
+// key, HTTP Basic, or a static bearer token.
+import { SignJWT } from 'jose';
+
+export type AuthConfig =
+  | { kind: 'jwt'; secret: string; expirationMs: number; header: string }
+  | { kind: 'apiKey'; key: string; header: string }
+  | { kind: 'basic'; username: string; password: string }
+  | { kind: 'bearer'; token: string };
+
+export type Authenticator = (now: Date) => Promise<Record<string, string>>;
+
+export function createAuthenticator(config: AuthConfig | undefined): Authenticator {
+  if (!config) return () => Promise.resolve({});
+  switch (config.kind) {
+    case 'jwt': {
+      const key = new TextEncoder().encode(config.secret);
+      return async (now) => {
+        const issuedAt = Math.floor(now.getTime() / 1000);
+        const token = await new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+          .setIssuedAt(issuedAt)
+          .setExpirationTime(Math.floor((now.getTime() + config.expirationMs) / 1000))
+          .sign(key);
+        return { [config.header]: `Bearer ${token}` };
+      };
+    }
+    case 'apiKey':
+      return () => Promise.resolve({ [config.header]: config.key });
+    case 'basic': {
+      const value = `Basic ${Buffer.from(`${config.username}:${config.password}`).toString('base64')}`;
+      return () => Promise.resolve({ Authorization: value });
+    }
+    case 'bearer':
+      return () => Promise.resolve({ Authorization: `Bearer ${config.token}` });
+  }
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { answer, startReceiver, type Receiver } from '../../test/fixtures/receiver.ts';
+import { addressPolicy } from './address-policy.ts';
+import { HttpClient, parseRetryAfter } from './http.ts';
+
+describe('HttpClient against a local receiver', () => {
+  let receiver: Receiver;
+  let client: HttpClient;
+  const send = (path = '/hook', requestTimeoutMs = 2000) =>
+    client.send({
+      url: new URL(receiver.url + path),
+      headers: { 'content-type': 'application/json', 'x-test': '1' },
+      body: Buffer.from('{"a":1}'),
+      requestTimeoutMs,
+    });
+
+  before(async () => {
+    receiver = await startReceiver();
+    client = new HttpClient({ policy: addressPolicy(['127.0.0.0/8']), connectTimeoutMs: 1000 });
+  });
+  after(async () => {
+    await client.close();
+    await receiver.close();
+  });
+
+  it('posts the body and headers and reports the status', async () => {
+    receiver.respondWith(answer.status(204));
+    const result = await send();
+    assert.equal(result.kind === 'response' && result.status, 204);
+    const last = receiver.requests.at(-1)!;
+    assert.equal(last.method, 'POST');
+    assert.equal(last.headers['x-test'], '1');
+    assert.equal(last.body.toString(), '{"a":1}');
+  });
+
+  it('does not follow a redirect', async () => {
+    const before = receiver.requests.length;
+    receiver.respondWith(answer.redirect(`${receiver.url}/elsewhere`, 302));
+    const result = await send();
+    assert.equal(result.kind === 'response' && result.status, 302);
+    assert.equal(receiver.requests.length, before + 1);
+  });
+
+  it('reads Retry-After', async () => {
+    receiver.respondWith(answer.status(429, 'slow down', { 'retry-after': '7' }));
+    const result = await send();
+    assert.equal(result.kind === 'response' && result.retryAfterMs, 7000);
+  });
+
+  it('gives up on a receiver that hangs, as a timeout', async () => {
+    receiver.respondWith(answer.hang());
+    const result = await send('/hook', 300);
+    assert.equal(result.kind, 'error');
+    assert.equal(result.kind === 'error' && result.error, 'timeout');
+  });
+
+  it('reports a reset connection as a network error', async () => {
+    receiver.respondWith(answer.reset());
+    const result = await send();
+    assert.equal(result.kind === 'error' && result.error, 'network');
+  });
+
+  it('reads at most 4 KiB of a large response', async () => {
+    receiver.respondWith(answer.status(500, 'x'.repeat(1_000_000)));
+    const result = await send();
+    assert.equal(result.kind === 'response' && result.body.length, 4096);
+  });
+});
+
+describe('HttpClient address policy', () => {
+  it('refuses loopback when the install does not allow it, by IP and by name', async () => {
+    const receiver = await startReceiver();
+    const client = new HttpClient({ policy: addressPolicy([]), connectTimeoutMs: 1000 });
+    try {
+      for (const host of ['127.0.0.1', 'localhost']) {
+        const result = await client.send({
+          url: new URL(`http://${host}:${receiver.port}/`),
+          headers: {},
+          body: Buffer.alloc(0),
+          requestTimeoutMs: 1000,
+        });
+        assert.equal(
+          result.kind === 'error' && result.error,
+          'refused-address',
+          `${host}: ${JSON.stringify(result)}`,
+        );
+      }
+      assert.equal(receiver.requests.length, 0, 'nothing reached the receiver');
+    } finally {
+      await client.close();
+      await receiver.close();
+    }
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2026-11-23T12:00:00Z');
+  const cases: [string | undefined, number | undefined][] = [
+    ['120', 120_000],
+    ['Mon, 23 Nov 2026 12:00:30 GMT', 30_000],
+    ['soon', undefined],
+    [undefined, undefined],
+  ];
+  for (const [value, expected] of cases)
+    it(`${value} → ${expected}`, () => assert.equal(parseRetryAfter(value, now), expected));
+});

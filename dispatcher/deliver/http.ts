@@ -1,0 +1,143 @@
+// Delivery over HTTP on undici: pooled keep-alive connections per origin, a connect and a
+// request timeout, no redirects, response bodies read only up to a small cap, and the
+// address policy applied to the addresses DNS returns — the connection is made to the
+// address that was checked, never resolved again.
+import dns from 'node:dns';
+import net from 'node:net';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { AddressPolicy } from './address-policy.ts';
+
+export interface HttpRequest {
+  url: URL;
+  headers: Record<string, string>;
+  body: Buffer;
+  requestTimeoutMs: number;
+}
+
+export type HttpResult =
+  | { kind: 'response'; status: number; retryAfterMs?: number; body: string; durationMs: number }
+  | { kind: 'error'; error: 'timeout' | 'network' | 'refused-address'; message: string; durationMs: number };
+
+const MAX_RESPONSE_BYTES = 4096;
+
+class AddressRefused extends Error {
+  readonly code = 'EHOOKLINEREFUSED';
+}
+
+function guardedLookup(policy: AddressPolicy): net.LookupFunction {
+  return (hostname, options, callback) => {
+    dns.lookup(hostname, { all: true, family: options.family, hints: options.hints }, (error, addresses) => {
+      if (error) return callback(error, '', 0);
+      const permitted = addresses.filter((a) => policy.refusal(a.address) === undefined);
+      if (permitted.length === 0) {
+        const refusal = policy.refusal(addresses[0]?.address ?? hostname) ?? 'no address';
+        return callback(new AddressRefused(`${hostname} resolves to ${refusal}`), '', 0);
+      }
+      if (options.all)
+        return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, permitted);
+      callback(null, permitted[0]!.address, permitted[0]!.family);
+    });
+  };
+}
+
+/** Seconds or an HTTP date, as milliseconds from now. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (!text) return undefined;
+  if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    chunks.push(buffer);
+    size += buffer.length;
+    if (size >= MAX_RESPONSE_BYTES) break; // leaving the loop destroys the rest of the body
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8');
+}
+
+function describeError(error: unknown): {
+  error: 'timeout' | 'network' | 'refused-address';
+  message: string;
+} {
+  const code = (error as { code?: string }).code ?? '';
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  if (error instanceof AddressRefused || cause instanceof AddressRefused) {
+    return {
+      error: 'refused-address',
+      message: (cause instanceof AddressRefused ? cause : (error as Error)).message,
+    };
+  }
+  if (['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'].includes(code)) {
+    const phase =
+      code === 'UND_ERR_CONNECT_TIMEOUT'
+        ? 'connect'
+        : code === 'UND_ERR_HEADERS_TIMEOUT'
+          ? 'response'
+          : 'response body';
+    return { error: 'timeout', message: `timed out waiting for the ${phase}` };
+  }
+  const detail = cause?.code ?? code;
+  const message = (error as Error).message || String(error);
+  return { error: 'network', message: detail ? `${detail}: ${message}` : message };
+}
+
+export interface HttpClientOptions {
+  policy: AddressPolicy;
+  connectTimeoutMs: number;
+}
+
+/** One client per Webhook: its own pool per origin, its own connect timeout. */
+export class HttpClient {
+  readonly #agent: Agent;
+  readonly #policy: AddressPolicy;
+
+  constructor(options: HttpClientOptions) {
+    this.#policy = options.policy;
+    this.#agent = new Agent({
+      connect: { timeout: options.connectTimeoutMs, lookup: guardedLookup(options.policy) },
+      keepAliveTimeout: 30_000,
+      connections: 64,
+    });
+  }
+
+  async send(req: HttpRequest): Promise<HttpResult> {
+    const began = performance.now();
+    const elapsed = () => Math.round(performance.now() - began);
+    const host = req.url.hostname.replace(/^\[|\]$/g, '');
+    if (net.isIP(host)) {
+      const refusal = this.#policy.refusal(host);
+      if (refusal) return { kind: 'error', error: 'refused-address', message: refusal, durationMs: 0 };
+    }
+    try {
+      const response = await request(req.url, {
+        method: 'POST',
+        dispatcher: this.#agent,
+        headers: req.headers,
+        body: req.body,
+        headersTimeout: req.requestTimeoutMs,
+        bodyTimeout: req.requestTimeoutMs,
+        maxRedirections: 0,
+      } as Parameters<typeof request>[1]);
+      const body = await readCapped(response.body).catch(() => '');
+      return {
+        kind: 'response',
+        status: response.statusCode,
+        retryAfterMs: parseRetryAfter(response.headers['retry-after']),
+        body,
+        durationMs: elapsed(),
+      };
+    } catch (error) {
+      return { kind: 'error', ...describeError(error), durationMs: elapsed() };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+}
