@@ -25,6 +25,8 @@ export interface DispatcherInputs {
   configHash: string;
   /** Secrets the dispatcher may read: the ones its source and its Webhooks name. */
   secretNames: readonly string[];
+  /** Install values the dispatcher enforces: address ranges allowed despite the SSRF guard, plain http. */
+  delivery: { allowedCidrs: readonly string[]; allowHttpUrls: boolean };
 }
 
 export const DISPATCHER_PORT = 8080;
@@ -122,6 +124,8 @@ export function dispatcherObjects(inputs: DispatcherInputs): Manifest[] {
                   },
                 },
                 { name: 'HOOKLINE_PORT', value: String(DISPATCHER_PORT) },
+                { name: 'HOOKLINE_ALLOWED_CIDRS', value: inputs.delivery.allowedCidrs.join(',') },
+                { name: 'HOOKLINE_ALLOW_HTTP_URLS', value: String(inputs.delivery.allowHttpUrls) },
               ],
               ports: [{ name: 'http', containerPort: DISPATCHER_PORT, protocol: 'TCP' }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },

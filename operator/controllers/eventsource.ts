@@ -195,6 +195,7 @@ export class EventSourceController implements Controller<RawObject> {
         brokerSecret,
         configHash,
         secretNames: [...secretNames],
+        delivery: { allowedCidrs: settings.allowedCidrs, allowHttpUrls: settings.allowHttpUrls },
       }),
     ];
     for (const manifest of objects) await client.apply(manifestPath(manifest), manifest);

@@ -2,7 +2,7 @@
 // its namespace, else the built-in defaults; and how many retries a policy gives.
 import { builtInPolicy, CallbackPolicy, type CallbackPolicySpec } from '../api/v1alpha1/callbackpolicy.ts';
 import { validate } from '../api/validate.ts';
-import type { Caches } from './context.ts';
+import type { RawObject } from './context.ts';
 import type { Lookup } from './secrets.ts';
 
 export const DEFAULT_POLICY_NAME = 'default';
@@ -12,12 +12,12 @@ export function retriesOf(policy: CallbackPolicySpec): number {
 }
 
 export function resolvePolicy(
-  caches: Caches,
+  policies: { get(key: string): RawObject | undefined },
   namespace: string,
   policyRef: { name: string } | undefined,
 ): Lookup<{ name: string; spec: CallbackPolicySpec }> {
   const name = policyRef?.name ?? DEFAULT_POLICY_NAME;
-  const raw = caches.policies.get(`${namespace}/${name}`);
+  const raw = policies.get(`${namespace}/${name}`);
   if (!raw) {
     if (!policyRef) return { ok: true, value: { name: '(built-in)', spec: builtInPolicy } };
     return {

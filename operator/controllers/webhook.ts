@@ -145,7 +145,7 @@ export class WebhookController implements Controller<RawObject> {
         retry: false,
       };
     }
-    const policy = resolvePolicy(caches, namespace, spec.policyRef);
+    const policy = resolvePolicy(caches.policies, namespace, spec.policyRef);
     if (!policy.ok) return { ...policy, retry: true };
 
     const signing = await this.#ensureSigningSecret(webhook, raw);

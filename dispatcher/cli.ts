@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// `hookline`: the one entry point of the image and the package.
+//   hookline operator [flags]                  run the operator
+//   hookline dispatcher --namespace --source   run the dispatcher of one EventSource
+//   hookline sign --scheme <scheme> ...        print the headers a delivery of stdin would carry
+//   hookline verify --scheme <scheme> ...      check a captured request the way a receiver would
+import { runSignCommand, runVerifyCommand } from './sign-cli.ts';
+
+const [command, ...rest] = process.argv.slice(2);
+
+async function main(): Promise<number> {
+  switch (command) {
+    case 'operator':
+      process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
+      await import('../operator/main.ts');
+      return -1; // the operator exits by itself
+    case 'dispatcher': {
+      const { runDispatcher } = await import('./main.ts');
+      await runDispatcher(rest, process.env);
+      return 0;
+    }
+    case 'sign':
+      return runSignCommand(rest, process.stdin, process.stdout);
+    case 'verify':
+      return runVerifyCommand(rest, process.stdin, process.stdout);
+    default:
+      process.stderr.write(
+        'usage: hookline operator|dispatcher|sign|verify [flags]\n' +
+          '  hookline sign --scheme <scheme> [--secret-file <file>] [--id <id>] [--timestamp <unix>] [--url <url>] < body\n' +
+          '  hookline verify --scheme <scheme> --secret-file <file> --headers-file <file> [--url <url>] < body\n',
+      );
+      return 2;
+  }
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `hookline ${command ?? ''}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Delivery } from '../broker/session.ts';
+import { compileMatch, eventMeta, HEADER, pointer } from './event.ts';
+
+const delivery = (
+  body: string,
+  properties: Delivery['properties'] = {},
+  routingKey = 'invoice.created',
+): Delivery => ({
+  body: Buffer.from(body),
+  exchange: 'events',
+  routingKey,
+  redelivered: false,
+  properties,
+  ack: () => undefined,
+  nack: () => undefined,
+});
+
+describe('eventMeta', () => {
+  it('takes the Hookline headers of a retried event', () => {
+    const meta = eventMeta(
+      delivery(
+        '{}',
+        {
+          headers: {
+            [HEADER.eventId]: 'evt_9',
+            [HEADER.eventType]: 'payment.created',
+            [HEADER.attempt]: 3,
+            [HEADER.firstSeen]: 5,
+          },
+        },
+        'hookline.ns.h.retry.2',
+      ),
+      10,
+    );
+    assert.deepEqual(meta, { id: 'evt_9', type: 'payment.created', attempt: 3, firstSeen: 5 });
+  });
+
+  it('uses the messageId and routing key of a message from the source', () => {
+    assert.deepEqual(eventMeta(delivery('{}', { messageId: 'm-1' }), 10), {
+      id: 'm-1',
+      type: 'invoice.created',
+      attempt: 1,
+      firstSeen: 10,
+    });
+  });
+
+  it('derives the same id from the same message when it has no messageId', () => {
+    const a = eventMeta(delivery('{"a":1}', { timestamp: 1 }), 10).id;
+    assert.equal(eventMeta(delivery('{"a":1}', { timestamp: 1 }), 99).id, a);
+    assert.notEqual(eventMeta(delivery('{"a":2}', { timestamp: 1 }), 10).id, a);
+    assert.match(a, /^evt_[A-Za-z0-9_-]{24}$/);
+  });
+});
+
+describe('pointer', () => {
+  const doc = { transaction: { sep: '24', 'a/b': 1, 'c~d': 2 }, list: [10, 20] };
+  const cases: [string, unknown][] = [
+    ['/transaction/sep', '24'],
+    ['/transaction/a~1b', 1],
+    ['/transaction/c~0d', 2],
+    ['/list/1', 20],
+    ['/missing/x', undefined],
+    ['', doc],
+  ];
+  for (const [path, expected] of cases)
+    it(`${path || '(root)'}`, () => assert.deepEqual(pointer(doc, path), expected));
+});
+
+describe('compileMatch', () => {
+  const cases: [Record<string, unknown> | undefined, unknown, boolean][] = [
+    [undefined, { any: 1 }, true],
+    [{ '/shop_id': 55 }, { shop_id: 55 }, true],
+    [{ '/shop_id': 55 }, { shop_id: '55' }, false],
+    [{ '/shop_id': 55 }, { shop_id: 56 }, false],
+    [{ '/organizationId': ['a', 'b'] }, { organizationId: 'b' }, true],
+    [{ '/transaction/sep': '24', '/type': 'x' }, { transaction: { sep: '24' }, type: 'y' }, false],
+    [{ '/flag': null }, { flag: null }, true],
+  ];
+  for (const [match, document, expected] of cases) {
+    it(`${JSON.stringify(match)} on ${JSON.stringify(document)} → ${expected}`, () =>
+      assert.equal(compileMatch(match)(document), expected));
+  }
+});

@@ -1,0 +1,80 @@
+// What the dispatcher knows about an event from its RabbitMQ message: a stable id (the
+// same on every retry), its type, which attempt comes next; and the `match` filter.
+import crypto from 'node:crypto';
+import type { Delivery } from '../broker/session.ts';
+
+export const HEADER = {
+  eventId: 'x-hookline-event-id',
+  eventType: 'x-hookline-event-type',
+  attempt: 'x-hookline-attempt',
+  firstSeen: 'x-hookline-first-seen',
+  reason: 'x-hookline-reason',
+} as const;
+
+export interface EventMeta {
+  id: string;
+  type: string;
+  /** 1 for the first delivery attempt. */
+  attempt: number;
+  firstSeen: number;
+}
+
+function headerString(headers: Record<string, unknown>, name: string): string | undefined {
+  const value = headers[name];
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return undefined;
+}
+
+/**
+ * The event's metadata. A message straight from the source carries no Hookline headers:
+ * its id is its messageId or, failing that, derived from its content, so that a
+ * redelivery after a crash keeps the same id.
+ */
+export function eventMeta(delivery: Delivery, now: number): EventMeta {
+  const headers = delivery.properties.headers ?? {};
+  const id =
+    headerString(headers, HEADER.eventId) ??
+    delivery.properties.messageId ??
+    `evt_${crypto
+      .createHash('sha256')
+      .update(delivery.routingKey)
+      .update('\n')
+      .update(String(delivery.properties.timestamp ?? ''))
+      .update('\n')
+      .update(delivery.body)
+      .digest('base64url')
+      .slice(0, 24)}`;
+  const type = headerString(headers, HEADER.eventType) ?? delivery.properties.type ?? delivery.routingKey;
+  const attempt = Number(headers[HEADER.attempt] ?? 1);
+  const firstSeen = Number(headers[HEADER.firstSeen] ?? now);
+  return { id, type, attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1, firstSeen };
+}
+
+/** RFC 6901 JSON pointer lookup; undefined when the path does not exist. */
+export function pointer(document: unknown, path: string): unknown {
+  if (path === '') return document;
+  let current: unknown = document;
+  for (const raw of path.slice(1).split('/')) {
+    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (Array.isArray(current) && /^\d+$/.test(key)) current = current[Number(key)];
+    else if (typeof current === 'object' && current !== null && Object.hasOwn(current, key))
+      current = (current as Record<string, unknown>)[key];
+    else return undefined;
+  }
+  return current;
+}
+
+export type Matcher = (document: unknown) => boolean;
+
+/** Every pointer must hold the value or one of the listed values. */
+export function compileMatch(match: Record<string, unknown> | undefined): Matcher {
+  const entries = Object.entries(match ?? {});
+  if (entries.length === 0) return () => true;
+  return (document) =>
+    entries.every(([path, expected]) => {
+      const actual = pointer(document, path);
+      const allowed = Array.isArray(expected) ? expected : [expected];
+      return allowed.some((value) => value === actual);
+    });
+}

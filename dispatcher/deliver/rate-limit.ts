@@ -1,0 +1,34 @@
+// A token bucket: `perSecond` sustained, up to `burst` at once.
+export class TokenBucket {
+  readonly #perSecond: number;
+  readonly #burst: number;
+  #tokens: number;
+  #updated: number;
+  readonly #now: () => number;
+
+  constructor(perSecond: number, burst: number, now: () => number = () => performance.now()) {
+    this.#perSecond = perSecond;
+    this.#burst = Math.max(1, burst);
+    this.#tokens = this.#burst;
+    this.#now = now;
+    this.#updated = now();
+  }
+
+  /** Milliseconds to wait before a token is free; takes it when it is free now. */
+  tryTake(): number {
+    const now = this.#now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#updated) / 1000) * this.#perSecond);
+    this.#updated = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.#tokens) / this.#perSecond) * 1000);
+  }
+
+  async take(): Promise<void> {
+    for (let wait = this.tryTake(); wait > 0; wait = this.tryTake()) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}

@@ -1,0 +1,181 @@
+// Everything a worker needs to deliver to one Webhook, resolved from the Webhook, its
+// CallbackPolicy, its source and its Secrets. A fingerprint over all of it tells the
+// supervisor when a running worker must be restarted with a new configuration.
+import crypto from 'node:crypto';
+import type { CallbackPolicySpec } from '../operator/api/v1alpha1/callbackpolicy.ts';
+import { parseDuration } from '../operator/api/v1alpha1/duration.ts';
+import { Webhook, type WebhookSpec } from '../operator/api/v1alpha1/webhook.ts';
+import { validate } from '../operator/api/validate.ts';
+import type { RawObject } from '../operator/controllers/context.ts';
+import { signingSecretName } from '../operator/controllers/names.ts';
+import { resolvePolicy, retriesOf } from '../operator/controllers/policy.ts';
+import { defaultSecretKey } from '../operator/controllers/signing-keys.ts';
+import { webhookTopology, type WebhookTopology } from '../operator/rabbit/topology.ts';
+import { createAuthenticator, type AuthConfig, type Authenticator } from './deliver/auth.ts';
+import { compileMatch, type Matcher } from './deliver/event.ts';
+import { createSigner, type Signer } from './deliver/sign.ts';
+import type { SecretReader } from './secrets.ts';
+
+export interface HookConfig {
+  name: string;
+  namespace: string;
+  spec: WebhookSpec;
+  policy: CallbackPolicySpec;
+  topology: WebhookTopology;
+  url: URL;
+  signer: Signer;
+  authenticate: Authenticator;
+  match: Matcher;
+  /** The CloudEvents `source` of this hook's events. */
+  eventSource: string;
+  maxEventBytes: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  fingerprint: string;
+}
+
+export type Resolved = { ok: true; config: HookConfig } | { ok: false; reason: string };
+
+async function entry(secrets: SecretReader, name: string, key: string, field: string): Promise<string> {
+  const data = await secrets.read(name);
+  if (!data) throw new Error(`${field}: Secret ${name} does not exist`);
+  const value = data[key];
+  if (value === undefined) throw new Error(`${field}: Secret ${name} has no key "${key}"`);
+  return value;
+}
+
+async function authConfig(spec: WebhookSpec, secrets: SecretReader): Promise<AuthConfig | undefined> {
+  const { auth } = spec;
+  if (!auth) return undefined;
+  if (auth.jwt) {
+    return {
+      kind: 'jwt',
+      secret: await entry(
+        secrets,
+        auth.jwt.secretRef.name,
+        auth.jwt.secretRef.key,
+        'spec.auth.jwt.secretRef',
+      ),
+      expirationMs: parseDuration(auth.jwt.expiration) ?? 30_000,
+      header: auth.jwt.header,
+    };
+  }
+  if (auth.apiKey) {
+    return {
+      kind: 'apiKey',
+      key: await entry(
+        secrets,
+        auth.apiKey.secretRef.name,
+        auth.apiKey.secretRef.key,
+        'spec.auth.apiKey.secretRef',
+      ),
+      header: auth.apiKey.header,
+    };
+  }
+  if (auth.basic) {
+    const { name, usernameKey, passwordKey } = auth.basic.secretRef;
+    return {
+      kind: 'basic',
+      username: await entry(secrets, name, usernameKey, 'spec.auth.basic.secretRef'),
+      password: await entry(secrets, name, passwordKey, 'spec.auth.basic.secretRef'),
+    };
+  }
+  if (auth.bearer)
+    return {
+      kind: 'bearer',
+      token: await entry(
+        secrets,
+        auth.bearer.secretRef.name,
+        auth.bearer.secretRef.key,
+        'spec.auth.bearer.secretRef',
+      ),
+    };
+  return undefined;
+}
+
+async function signingSecrets(webhook: Webhook, secrets: SecretReader): Promise<string[]> {
+  const { scheme, secretRef } = webhook.spec.signing;
+  if (scheme === 'none') return [];
+  if (!secretRef)
+    return [
+      await entry(
+        secrets,
+        signingSecretName(webhook.metadata.name),
+        defaultSecretKey(scheme),
+        'spec.signing (generated)',
+      ),
+    ];
+  const keys = secretRef.keys ?? [secretRef.key ?? defaultSecretKey(scheme)];
+  return Promise.all(keys.map((key) => entry(secrets, secretRef.name, key, 'spec.signing.secretRef')));
+}
+
+export interface ResolveInput {
+  raw: RawObject;
+  policies: { get(key: string): RawObject | undefined };
+  secrets: SecretReader;
+  sourceExchange: string;
+  maxEventBytes: number;
+}
+
+export async function resolveHook(input: ResolveInput): Promise<Resolved> {
+  const parsed = validate(Webhook, input.raw);
+  if (!parsed.ok) return { ok: false, reason: `invalid: ${parsed.message}` };
+  const webhook = parsed.value;
+  const namespace = webhook.metadata.namespace ?? 'default';
+  const policy = resolvePolicy(input.policies, namespace, webhook.spec.policyRef);
+  if (!policy.ok) return { ok: false, reason: policy.message };
+  try {
+    const secretValues = await signingSecrets(webhook, input.secrets);
+    const auth = await authConfig(webhook.spec, input.secrets);
+    const { signing } = webhook.spec;
+    const signer = createSigner({
+      scheme: signing.scheme,
+      secrets: secretValues,
+      header: signing.header,
+      encoding: signing.encoding,
+      format: signing.format,
+      legacyHeader: signing.legacyHeader,
+    });
+    const fingerprint = crypto
+      .createHash('sha256')
+      .update(
+        JSON.stringify({
+          spec: webhook.spec,
+          policy: policy.value.spec,
+          secretValues,
+          auth,
+          exchange: input.sourceExchange,
+          max: input.maxEventBytes,
+        }),
+      )
+      .digest('hex');
+    return {
+      ok: true,
+      config: {
+        name: webhook.metadata.name,
+        namespace,
+        spec: webhook.spec,
+        policy: policy.value.spec,
+        topology: webhookTopology({
+          namespace,
+          webhook: webhook.metadata.name,
+          sourceExchange: input.sourceExchange,
+          events: webhook.spec.events,
+          retries: retriesOf(policy.value.spec),
+          ordering: policy.value.spec.ordering,
+        }),
+        url: new URL(webhook.spec.url),
+        signer,
+        authenticate: createAuthenticator(auth),
+        match: compileMatch(webhook.spec.match),
+        eventSource: `/apis/hookline.dev/v1alpha1/namespaces/${namespace}/eventsources/${webhook.spec.sourceRef.name}`,
+        maxEventBytes: input.maxEventBytes,
+        connectTimeoutMs: parseDuration(policy.value.spec.timeout.connect) ?? 10_000,
+        requestTimeoutMs: parseDuration(policy.value.spec.timeout.request) ?? 10_000,
+        fingerprint,
+      },
+    };
+  } catch (error) {
+    return { ok: false, reason: (error as Error).message };
+  }
+}

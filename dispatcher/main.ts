@@ -1,0 +1,89 @@
+// The dispatcher process of one EventSource: follows its Webhooks, delivers their queues,
+// writes delivery status back, serves /healthz, /readyz and /metrics, and shuts down
+// gracefully on SIGTERM (stop taking events, finish what is in hand, flush status).
+import http from 'node:http';
+import * as k8s from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { eventRecorder } from '../operator/runtime/events.ts';
+import { kubeClient } from '../operator/runtime/kube-client.ts';
+import { amqpSession } from './broker/session.ts';
+import { addressPolicy } from './deliver/address-policy.ts';
+import { dispatcherMetrics } from './metrics.ts';
+import { SecretReader } from './secrets.ts';
+import { loadDispatcherSettings } from './settings.ts';
+import { StatusWriter } from './status/writer.ts';
+import { Supervisor } from './supervisor.ts';
+
+export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const settings = loadDispatcherSettings(argv, env);
+  const logger = pino({
+    level: settings.logLevel,
+    base: { component: 'hookline-dispatcher', namespace: settings.namespace, source: settings.source },
+  });
+  const kubeConfig = new k8s.KubeConfig();
+  if (settings.kubeconfig) kubeConfig.loadFromFile(settings.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  const client = kubeClient(kubeConfig, { fieldManager: 'hookline-dispatcher' });
+  const metrics = dispatcherMetrics();
+  const session = amqpSession(
+    settings.brokerUri,
+    logger,
+    `hookline-dispatcher ${settings.namespace}/${settings.source}`,
+  );
+  const status = new StatusWriter({
+    client,
+    namespace: settings.namespace,
+    logger,
+    intervalMs: settings.statusIntervalMs,
+  });
+  const supervisor = new Supervisor({
+    client,
+    namespace: settings.namespace,
+    source: settings.source,
+    session,
+    status,
+    secrets: new SecretReader(client, settings.namespace, logger),
+    addresses: addressPolicy(settings.allowedCidrs),
+    allowHttpUrls: settings.allowHttpUrls,
+    metrics,
+    recorder: eventRecorder(client, 'hookline-dispatcher', logger),
+    logger,
+  });
+
+  let stopping = false;
+  const server = http.createServer((req, res) => {
+    if (req.url === '/healthz') return res.writeHead(200).end('ok');
+    if (req.url === '/readyz') {
+      const ready = !stopping && session.connected && supervisor.synced;
+      return res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'not ready');
+    }
+    if (req.url === '/metrics') {
+      metrics.statusWrites.inc({}, 0);
+      return res
+        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+        .end(metrics.registry.render());
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(settings.port, resolve));
+  const address = server.address();
+  logger.info(
+    { port: typeof address === 'object' && address ? address.port : settings.port },
+    'Dispatcher listening',
+  );
+
+  status.start();
+  await supervisor.start();
+  logger.info('Dispatcher started');
+
+  await new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+  });
+  stopping = true;
+  logger.info('Shutting down: finishing deliveries in hand');
+  await supervisor.stop();
+  await status.stop();
+  await session.close();
+  server.close();
+  logger.info({ statusWrites: status.writes }, 'Dispatcher stopped');
+}

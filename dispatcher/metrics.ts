@@ -1,0 +1,23 @@
+// The dispatcher's Prometheus metrics. Labels are bounded: namespace, webhook, outcome.
+import { Registry } from '../operator/runtime/metrics.ts';
+
+export function dispatcherMetrics() {
+  const registry = new Registry();
+  return {
+    registry,
+    deliveries: registry.counter(
+      'hookline_deliveries_total',
+      'Delivery attempts by outcome (succeeded, retried, failed, dead_lettered, filtered).',
+    ),
+    deliverySeconds: registry.histogram(
+      'hookline_delivery_duration_seconds',
+      'Time from request to response of delivery attempts.',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
+    inFlight: registry.gauge('hookline_deliveries_in_flight', 'Deliveries in progress per Webhook.'),
+    workers: registry.gauge('hookline_webhook_workers', 'Webhooks being delivered to by this replica.'),
+    statusWrites: registry.counter('hookline_status_writes_total', 'Webhook status writes.'),
+  };
+}
+
+export type DispatcherMetrics = ReturnType<typeof dispatcherMetrics>;

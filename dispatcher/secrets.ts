@@ -1,0 +1,64 @@
+// Secrets the dispatcher's Webhooks name, read by name (its Role may only `get` them) and
+// re-read periodically so that a rotated secret takes effect without a restart.
+import type { Logger } from 'pino';
+import { errorMessage } from '../operator/runtime/errors.ts';
+import { resourcePath, type KubeClient } from '../operator/runtime/kube-client.ts';
+
+export type SecretData = Record<string, string>;
+
+export class SecretReader {
+  readonly #client: KubeClient;
+  readonly #namespace: string;
+  readonly #logger: Logger;
+  readonly #cache = new Map<string, { data: SecretData | undefined; version: string }>();
+
+  constructor(client: KubeClient, namespace: string, logger: Logger) {
+    this.#client = client;
+    this.#namespace = namespace;
+    this.#logger = logger;
+  }
+
+  /** The decoded entries of a Secret, or undefined when it does not exist. */
+  async read(name: string): Promise<SecretData | undefined> {
+    const cached = this.#cache.get(name);
+    if (cached) return cached.data;
+    await this.#fetch(name);
+    return this.#cache.get(name)?.data;
+  }
+
+  async #fetch(name: string): Promise<boolean> {
+    const path = resourcePath({
+      group: '',
+      version: 'v1',
+      plural: 'secrets',
+      namespace: this.#namespace,
+      name,
+    });
+    const secret = await this.#client.find<{
+      metadata: { resourceVersion: string };
+      data?: Record<string, string>;
+    }>(path);
+    const version = secret?.metadata.resourceVersion ?? 'absent';
+    const before = this.#cache.get(name)?.version;
+    const data = secret
+      ? Object.fromEntries(
+          Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+        )
+      : undefined;
+    this.#cache.set(name, { data, version });
+    return before !== undefined && before !== version;
+  }
+
+  /** Re-reads every Secret read so far; true when any changed. */
+  async refresh(): Promise<boolean> {
+    let changed = false;
+    for (const name of [...this.#cache.keys()]) {
+      try {
+        changed = (await this.#fetch(name)) || changed;
+      } catch (error) {
+        this.#logger.warn({ secret: name, err: errorMessage(error) }, 'Could not re-read Secret');
+      }
+    }
+    return changed;
+  }
+}

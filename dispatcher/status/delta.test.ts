@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  applyDelta,
+  combine,
+  emptyDelta,
+  recordAttempt,
+  RECENT_ATTEMPTS,
+  type AttemptRecord,
+  type Outcome,
+} from './delta.ts';
+
+const attempt = (outcome: Outcome, n: number, extra: Partial<AttemptRecord> = {}): AttemptRecord => ({
+  time: `2026-11-23T12:00:${String(n).padStart(2, '0')}Z`,
+  eventId: `evt_${n}`,
+  eventType: 'invoice.created',
+  attempt: 1,
+  outcome,
+  ...extra,
+});
+
+function deltaOf(...records: AttemptRecord[]) {
+  const delta = emptyDelta();
+  for (const record of records) recordAttempt(delta, record);
+  return delta;
+}
+
+describe('applyDelta', () => {
+  it('adds counters to what is stored and puts the newest attempt first', () => {
+    const stored = {
+      deliveries: { succeeded: 10, failed: 1, retried: 2, deadLettered: 1, filtered: 3 },
+      attempts: 13,
+      consecutiveFailures: 0,
+      recentAttempts: [attempt('Succeeded', 0)],
+    };
+    const next = applyDelta(
+      stored,
+      deltaOf(attempt('Succeeded', 1), attempt('Retrying', 2, { statusCode: 503 })),
+    );
+    assert.deepEqual(next.deliveries, { succeeded: 11, failed: 1, retried: 3, deadLettered: 1, filtered: 3 });
+    assert.equal(next.attempts, 15);
+    assert.equal(next.consecutiveFailures, 1);
+    assert.equal(next.lastAttempt?.eventId, 'evt_2');
+    assert.deepEqual(
+      next.recentAttempts?.map((a) => a.eventId),
+      ['evt_2', 'evt_1', 'evt_0'],
+    );
+    assert.equal(next.lastSuccessTime, '2026-11-23T12:00:01Z');
+  });
+
+  it('keeps counting consecutive failures across writes until a success', () => {
+    const first = applyDelta(undefined, deltaOf(attempt('Retrying', 1), attempt('Retrying', 2)));
+    assert.equal(first.consecutiveFailures, 2);
+    const second = applyDelta(
+      { ...first, consecutiveFailures: 2 },
+      deltaOf(attempt('Failed', 3, { deadLettered: true })),
+    );
+    assert.equal(second.consecutiveFailures, 3);
+    assert.equal(second.deliveries?.deadLettered, 1);
+    assert.equal(
+      applyDelta({ consecutiveFailures: 3 }, deltaOf(attempt('Succeeded', 4))).consecutiveFailures,
+      0,
+    );
+  });
+
+  it('bounds the activation history', () => {
+    const many = deltaOf(...Array.from({ length: 50 }, (_, i) => attempt('Succeeded', i % 60)));
+    const next = applyDelta(
+      { recentAttempts: Array.from({ length: 20 }, (_, i) => attempt('Failed', i)) },
+      many,
+    );
+    assert.equal(next.recentAttempts?.length, RECENT_ATTEMPTS);
+    assert.equal(next.attempts, 50);
+  });
+
+  it('disables once, keeping the first reason', () => {
+    const delta = emptyDelta();
+    delta.disable = { reason: 'Disabled after 4 failed retries', at: 'T' };
+    assert.deepEqual(
+      [applyDelta(undefined, delta).disabled, applyDelta(undefined, delta).disabledReason],
+      [true, 'Disabled after 4 failed retries'],
+    );
+    assert.equal(applyDelta({ disabled: true, disabledReason: 'earlier' }, delta).disabledReason, undefined);
+  });
+});
+
+describe('combine', () => {
+  it('is the same as recording both in order', () => {
+    const a = deltaOf(attempt('Retrying', 1), attempt('Succeeded', 2), attempt('Retrying', 3));
+    const b = deltaOf(attempt('Retrying', 4));
+    const both = deltaOf(
+      attempt('Retrying', 1),
+      attempt('Succeeded', 2),
+      attempt('Retrying', 3),
+      attempt('Retrying', 4),
+    );
+    assert.deepEqual(combine(a, b), both);
+    assert.equal(combine(a, b).failuresSinceSuccess, 2);
+  });
+});

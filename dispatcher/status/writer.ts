@@ -1,0 +1,132 @@
+// Batched status write-back: deliveries are recorded in memory per Webhook and written at
+// most about once per second per Webhook, however high the event rate. Each write adds
+// this replica's delta to the latest stored status under optimistic concurrency
+// (resourceVersion), so several replicas never lose each other's counts; while the API is
+// unreachable the deltas accumulate and are written once it answers again.
+import type { Logger } from 'pino';
+import type { WebhookStatus } from '../../operator/api/v1alpha1/webhook.ts';
+import { errorMessage } from '../../operator/runtime/errors.ts';
+import { isConflict, isNotFound, resourcePath, type KubeClient } from '../../operator/runtime/kube-client.ts';
+import {
+  applyDelta,
+  combine,
+  emptyDelta,
+  isEmpty,
+  recordAttempt,
+  type AttemptRecord,
+  type Delta,
+} from './delta.ts';
+
+interface StoredWebhook {
+  metadata: { resourceVersion: string };
+  status?: WebhookStatus;
+}
+
+export interface StatusWriterOptions {
+  client: KubeClient;
+  namespace: string;
+  logger: Logger;
+  intervalMs?: number;
+  onDisabled?: (webhook: string, reason: string) => void;
+}
+
+export class StatusWriter {
+  readonly #o: StatusWriterOptions;
+  readonly #pending = new Map<string, Delta>();
+  readonly #flushing = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  /** Writes made, for metrics and tests. */
+  writes = 0;
+
+  constructor(options: StatusWriterOptions) {
+    this.#o = options;
+  }
+
+  #delta(webhook: string): Delta {
+    let delta = this.#pending.get(webhook);
+    if (!delta) {
+      delta = emptyDelta();
+      this.#pending.set(webhook, delta);
+    }
+    return delta;
+  }
+
+  record(webhook: string, record: AttemptRecord): void {
+    recordAttempt(this.#delta(webhook), record);
+  }
+
+  filtered(webhook: string): void {
+    this.#delta(webhook).filtered++;
+  }
+
+  /** An event that never became an attempt (not JSON, too large) went to the dead-letter queue. */
+  deadLettered(webhook: string): void {
+    this.#delta(webhook).deadLettered++;
+  }
+
+  disable(webhook: string, reason: string, at: Date): void {
+    this.#delta(webhook).disable ??= { reason, at: at.toISOString().replace(/\.\d+Z$/, 'Z') };
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.flush(), this.#o.intervalMs ?? 1000);
+    this.#timer.unref();
+  }
+
+  /** Writes every pending delta; one Webhook at a time per key. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.#pending.keys()].map((webhook) => this.#flushOne(webhook)));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+
+  pendingFor(webhook: string): Delta | undefined {
+    return this.#pending.get(webhook);
+  }
+
+  async #flushOne(webhook: string): Promise<void> {
+    if (this.#flushing.has(webhook)) return;
+    const delta = this.#pending.get(webhook);
+    if (!delta || isEmpty(delta)) return;
+    this.#flushing.add(webhook);
+    this.#pending.delete(webhook);
+    const path = resourcePath({
+      group: 'hookline.dev',
+      version: 'v1alpha1',
+      plural: 'webhooks',
+      namespace: this.#o.namespace,
+      name: webhook,
+    });
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const stored = await this.#o.client.get<StoredWebhook>(path);
+        const status = applyDelta(stored.status, delta);
+        try {
+          await this.#o.client.mergePatch(`${path}/status`, {
+            metadata: { resourceVersion: stored.metadata.resourceVersion },
+            status,
+          });
+          this.writes++;
+          if (status.disabled) this.#o.onDisabled?.(webhook, status.disabledReason ?? '');
+          return;
+        } catch (error) {
+          if (!isConflict(error) || attempt >= 10) throw error;
+        }
+      }
+    } catch (error) {
+      if (isNotFound(error)) return; // the Webhook is gone; so are its counts
+      // Keep the delta, ahead of anything recorded meanwhile, for the next tick.
+      const newer = this.#pending.get(webhook);
+      this.#pending.set(webhook, newer ? combine(delta, newer) : delta);
+      this.#o.logger.warn(
+        { webhook, err: errorMessage(error) },
+        'Could not write delivery status; will retry',
+      );
+    } finally {
+      this.#flushing.delete(webhook);
+    }
+  }
+}

@@ -1,0 +1,198 @@
+// Follows the Webhooks of this dispatcher's EventSource live through the API and keeps one
+// worker per deliverable Webhook: started when one appears, restarted when its Webhook,
+// policy or Secrets change, stopped when it is deleted, suspended or disabled.
+import type { Logger } from 'pino';
+import { EventSource } from '../operator/api/v1alpha1/eventsource.ts';
+import { validate } from '../operator/api/validate.ts';
+import type { RawObject } from '../operator/controllers/context.ts';
+import { sourceOf } from '../operator/references.ts';
+import { ingestExchangeName } from '../operator/rabbit/topology.ts';
+import { errorMessage } from '../operator/runtime/errors.ts';
+import type { EventRecorder } from '../operator/runtime/events.ts';
+import { Informer } from '../operator/runtime/informer.ts';
+import type { KubeClient } from '../operator/runtime/kube-client.ts';
+import type { BrokerSession } from './broker/session.ts';
+import type { AddressPolicy } from './deliver/address-policy.ts';
+import { HttpClient } from './deliver/http.ts';
+import { HookWorker } from './deliver/worker.ts';
+import { resolveHook } from './hooks.ts';
+import type { DispatcherMetrics } from './metrics.ts';
+import type { SecretReader } from './secrets.ts';
+import type { StatusWriter } from './status/writer.ts';
+
+export interface SupervisorOptions {
+  client: KubeClient;
+  namespace: string;
+  source: string;
+  session: BrokerSession;
+  status: StatusWriter;
+  secrets: SecretReader;
+  addresses: AddressPolicy;
+  allowHttpUrls: boolean;
+  metrics: DispatcherMetrics;
+  recorder: EventRecorder;
+  logger: Logger;
+  secretRefreshMs?: number;
+}
+
+interface Running {
+  worker: HookWorker;
+  http: HttpClient;
+}
+
+export class Supervisor {
+  readonly #o: SupervisorOptions;
+  readonly #webhooks: Informer<RawObject>;
+  readonly #policies: Informer<RawObject>;
+  readonly #sources: Informer<RawObject>;
+  readonly #running = new Map<string, Running>();
+  #syncing: Promise<void> = Promise.resolve();
+  #pending = false;
+  /** Webhooks this replica disabled, until the API shows them disabled (the status write takes up to a second). */
+  readonly #disabledHere = new Map<string, number | undefined>();
+  #refresh: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: SupervisorOptions) {
+    this.#o = options;
+    const informer = (plural: string, kind: string) =>
+      new Informer<RawObject>({
+        client: options.client,
+        path: `/apis/hookline.dev/v1alpha1/namespaces/${options.namespace}/${plural}`,
+        apiVersion: 'hookline.dev/v1alpha1',
+        kind,
+        logger: options.logger,
+        onChange: () => this.schedule(),
+      });
+    this.#webhooks = informer('webhooks', 'Webhook');
+    this.#policies = informer('callbackpolicies', 'CallbackPolicy');
+    this.#sources = informer('eventsources', 'EventSource');
+  }
+
+  get synced(): boolean {
+    return this.#webhooks.synced && this.#policies.synced && this.#sources.synced;
+  }
+
+  get workers(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  async start(): Promise<void> {
+    for (const informer of [this.#webhooks, this.#policies, this.#sources]) informer.start();
+    await Promise.all([this.#webhooks, this.#policies, this.#sources].map((i) => i.waitForSync()));
+    this.schedule();
+    this.#refresh = setInterval(() => {
+      void this.#o.secrets.refresh().then((changed) => changed && this.schedule());
+    }, this.#o.secretRefreshMs ?? 30_000);
+    this.#refresh.unref();
+  }
+
+  /** Coalesces changes into one sync at a time. */
+  schedule(): void {
+    if (this.#pending || this.#stopped) return;
+    this.#pending = true;
+    this.#syncing = this.#syncing.then(async () => {
+      this.#pending = false;
+      try {
+        await this.#sync();
+      } catch (error) {
+        this.#o.logger.error({ err: errorMessage(error) }, 'Could not follow the Webhooks; retrying');
+        setTimeout(() => this.schedule(), 2000).unref();
+      }
+    });
+  }
+
+  async #sync(): Promise<void> {
+    const { namespace, source, logger } = this.#o;
+    const rawSource = this.#sources.get(`${namespace}/${source}`);
+    const parsedSource = rawSource ? validate(EventSource, rawSource) : undefined;
+    const sourceSpec = parsedSource?.ok ? parsedSource.value.spec : undefined;
+    const exchange = sourceSpec?.rabbitmq?.exchange ?? ingestExchangeName(namespace, source);
+    const maxEventBytes = sourceSpec?.dispatcher.maxEventBytes ?? 1024 * 1024;
+
+    const wanted = new Map<string, RawObject>();
+    for (const webhook of this.#webhooks.list()) {
+      const spec = webhook.spec as { phase?: string; suspend?: boolean } | undefined;
+      const status = webhook.status as { disabled?: boolean } | undefined;
+      if (sourceOf(webhook) !== source || webhook.metadata.deletionTimestamp) continue;
+      if (status?.disabled) this.#disabledHere.delete(webhook.metadata.name);
+      const disabledHere =
+        this.#disabledHere.has(webhook.metadata.name) &&
+        this.#disabledHere.get(webhook.metadata.name) === webhook.metadata.generation;
+      if (spec?.phase === 'Before' || spec?.suspend || status?.disabled || disabledHere) continue;
+      wanted.set(webhook.metadata.name, webhook);
+    }
+    for (const [name, running] of this.#running) {
+      if (!wanted.has(name))
+        await this.#stopWorker(
+          name,
+          running,
+          'no longer deliverable (deleted, suspended, disabled or moved)',
+        );
+    }
+    for (const [name, raw] of wanted) {
+      const resolved = await resolveHook({
+        raw,
+        policies: this.#policies,
+        secrets: this.#o.secrets,
+        sourceExchange: exchange,
+        maxEventBytes,
+      });
+      const running = this.#running.get(name);
+      if (!resolved.ok) {
+        if (running) await this.#stopWorker(name, running, resolved.reason);
+        logger.warn({ webhook: name, reason: resolved.reason }, 'Not delivering to Webhook');
+        continue;
+      }
+      const { config } = resolved;
+      if (running?.worker.fingerprint === config.fingerprint) continue;
+      if (config.url.protocol === 'http:' && !this.#o.allowHttpUrls) {
+        if (running) await this.#stopWorker(name, running, 'plain http is not allowed');
+        continue;
+      }
+      if (running) await this.#stopWorker(name, running, 'its configuration changed');
+      const http = new HttpClient({ policy: this.#o.addresses, connectTimeoutMs: config.connectTimeoutMs });
+      const worker = new HookWorker(config, {
+        session: this.#o.session,
+        status: this.#o.status,
+        http,
+        metrics: this.#o.metrics,
+        logger: logger.child({ webhook: name }),
+        onDisabled: (message) => void this.#onDisabled(raw, message),
+      });
+      worker.start();
+      this.#running.set(name, { worker, http });
+      logger.info(
+        { webhook: name, queue: config.topology.queue, ordering: config.policy.ordering },
+        'Delivering to Webhook',
+      );
+    }
+    this.#o.metrics.workers.set({ namespace }, this.#running.size);
+  }
+
+  async #onDisabled(raw: RawObject, message: string): Promise<void> {
+    this.#disabledHere.set(raw.metadata.name, raw.metadata.generation);
+    await this.#o.status.flush();
+    await this.#o.recorder.warning(raw, 'Disabled', `Disabled Webhook: ${message}`);
+    const running = this.#running.get(raw.metadata.name);
+    if (running) await this.#stopWorker(raw.metadata.name, running, 'disabled');
+    this.schedule();
+  }
+
+  async #stopWorker(name: string, running: Running, why: string): Promise<void> {
+    this.#running.delete(name);
+    await running.worker.stop();
+    await running.http.close();
+    this.#o.logger.info({ webhook: name, why }, 'Stopped delivering to Webhook');
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#refresh);
+    await this.#syncing;
+    await Promise.all(
+      [...this.#running].map(([name, running]) => this.#stopWorker(name, running, 'shutting down')),
+    );
+    await Promise.all([this.#webhooks, this.#policies, this.#sources].map((i) => i.stop()));
+  }
+}
