@@ -6,7 +6,7 @@ import { envConfig, versions, type EnvConfig } from './config.ts';
 import { kafkaHealthy, startKafka, stopKafka, type KafkaState } from './kafka.ts';
 import { kubeHealthy, startKube, stopKube, type KubeState } from './kube.ts';
 import { obtainAll, type Binaries } from './obtain.ts';
-import { rabbitHealthy, startRabbit, stopRabbit, type RabbitState } from './rabbitmq.ts';
+import { rabbitHealthy, restartRabbit, startRabbit, stopRabbit, type RabbitState } from './rabbitmq.ts';
 
 export interface EnvState {
   versions: typeof versions;
@@ -214,4 +214,11 @@ export async function status(
     rabbitmq: await check(components.rabbitmq, state?.rabbitmq),
     kafka: await check(components.kafka, state?.kafka),
   };
+}
+
+/** Restarts RabbitMQ keeping its data, for tests of what survives a broker restart. */
+export async function restartRabbitMq(config: EnvConfig = envConfig()): Promise<void> {
+  const state = readState(config);
+  if (!state?.rabbitmq || !state.binaries) throw new Error('the test environment is not up');
+  writeState(config, { ...state, rabbitmq: await restartRabbit(config, state.binaries, state.rabbitmq) });
 }

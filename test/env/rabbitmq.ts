@@ -120,6 +120,35 @@ export async function startRabbit(config: EnvConfig, bin: Binaries): Promise<Rab
   };
 }
 
+/**
+ * Restarts the RabbitMQ node with its data (durable queues and persistent messages survive),
+ * as a broker restart in production would. Answers the new state.
+ */
+export async function restartRabbit(
+  config: EnvConfig,
+  bin: Binaries,
+  state: RabbitState,
+): Promise<RabbitState> {
+  await stopDaemon(state.serverPid, 30_000);
+  const logFile = path.join(config.stateDir, 'rabbitmq.log');
+  const serverPid = startDaemon({
+    command: bin.rabbitmqServer,
+    args: [],
+    env: rabbitEnvironment(config),
+    logFile,
+  });
+  await waitUntil(
+    async () => (await portOpen(config.ports.amqp)) && (await managementReady(state.managementUrl)),
+    {
+      what: 'rabbitmq (restart)',
+      timeoutMs: 90_000,
+      pid: serverPid,
+      logFile,
+    },
+  );
+  return { ...state, serverPid };
+}
+
 export async function stopRabbit(state: RabbitState): Promise<void> {
   await stopDaemon(state.serverPid, 30_000);
   await stopDaemon(state.epmdPid);
