@@ -52,6 +52,8 @@ export class Supervisor {
   readonly #disabledHere = new Map<string, number | undefined>();
   #refresh: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** Changes seen during the first lists wait for the caches to be complete. */
+  #started = false;
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
@@ -80,6 +82,7 @@ export class Supervisor {
   async start(): Promise<void> {
     for (const informer of [this.#webhooks, this.#policies, this.#sources]) informer.start();
     await Promise.all([this.#webhooks, this.#policies, this.#sources].map((i) => i.waitForSync()));
+    this.#started = true;
     this.schedule();
     this.#refresh = setInterval(() => {
       void this.#o.secrets.refresh().then((changed) => changed && this.schedule());
@@ -89,7 +92,7 @@ export class Supervisor {
 
   /** Coalesces changes into one sync at a time. */
   schedule(): void {
-    if (this.#pending || this.#stopped) return;
+    if (this.#pending || this.#stopped || !this.#started) return;
     this.#pending = true;
     this.#syncing = this.#syncing.then(async () => {
       this.#pending = false;

@@ -81,7 +81,7 @@ function toDelivery(channel: amqp.Channel, message: amqp.Message): Delivery {
       timestamp: message.properties.timestamp as number | undefined,
       type: message.properties.type as string | undefined,
       contentType: message.properties.contentType as string | undefined,
-      headers: (message.properties.headers ?? {}),
+      headers: message.properties.headers ?? {},
     },
     ack: () => settle(() => channel.ack(message)),
     nack: (requeue) => settle(() => channel.nack(message, false, requeue)),

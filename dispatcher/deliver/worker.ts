@@ -48,7 +48,6 @@ export class HookWorker {
   readonly #bucket: TokenBucket | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
-  #consumers = new Set<Consumer>();
   #inFlight = 0;
   #idle: (() => void)[] = [];
   #stopWaiters: (() => void)[] = [];
@@ -77,10 +76,14 @@ export class HookWorker {
     if (!this.#running) return;
     this.#running = false;
     for (const wake of this.#stopWaiters.splice(0)) wake();
-    await Promise.all([...this.#consumers].map((c) => c.cancel()));
-    await this.#drained(20_000);
-    await Promise.all([...this.#consumers].map((c) => c.close()));
     await this.#loop;
+  }
+
+  /** The loops own their consumers: whatever they opened, even while stopping, they close. */
+  async #release(consumer: Consumer): Promise<void> {
+    await consumer.cancel();
+    await this.#drained(20_000);
+    await consumer.close();
   }
 
   #untilStopped(): Promise<void> {
@@ -103,10 +106,9 @@ export class HookWorker {
           { prefetch: this.#config.policy.concurrency },
           (d) => void this.#handle(d),
         );
-        this.#consumers.add(consumer);
         failures = 0;
         await Promise.race([consumer.closed, this.#untilStopped()]);
-        if (this.#running) this.#consumers.delete(consumer);
+        await this.#release(consumer);
       } catch (error) {
         failures++;
         this.#d.logger.warn({ err: errorMessage(error) }, 'Cannot consume the queue; retrying');
@@ -120,9 +122,9 @@ export class HookWorker {
     const { session, logger } = this.#d;
     while (this.#running) {
       let head: Consumer | undefined;
+      let busy = Promise.resolve();
       try {
         await session.ready();
-        let busy = Promise.resolve();
         let blocked = false;
         // The head queue's exclusive consumer is the lock: one replica delivers this hook.
         head = await session.consume(headQueue, { prefetch: 1, exclusive: true }, (d) => {
@@ -130,7 +132,7 @@ export class HookWorker {
             blocked = (await this.#handle(d)) === 'retry';
           });
         });
-        this.#consumers.add(head);
+        if (!this.#running) break;
         logger.info('Delivering in strict order');
         const counts = await Promise.all([headQueue, ...retryQueues].map((q) => session.messageCount(q)));
         blocked = counts.some((c) => (c ?? 0) > 0);
@@ -159,9 +161,10 @@ export class HookWorker {
         }
         await Promise.race([sleep(1000), this.#untilStopped()]);
       } finally {
-        if (head && this.#running) {
+        if (head) {
+          await head.cancel();
+          await busy;
           await head.close();
-          this.#consumers.delete(head);
         }
       }
     }
