@@ -94,6 +94,7 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
   let publisher: amqp.ConfirmChannel | undefined;
   let connecting: Promise<amqp.ChannelModel> | undefined;
   let closed = false;
+  let everConnected = false;
 
   async function connect(): Promise<amqp.ChannelModel> {
     let failures = 0;
@@ -114,7 +115,9 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
         publisher.on('error', () => undefined);
         publisher.once('close', () => (publisher = undefined));
         connection = c;
-        if (failures > 0) logger.info({ broker: redactUri(uri) }, 'Reconnected to the broker');
+        if (everConnected)
+          logger.info({ broker: redactUri(uri), attempts: failures + 1 }, 'Reconnected to the broker');
+        everConnected = true;
         return c;
       } catch (error) {
         failures++;
