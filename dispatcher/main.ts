@@ -30,11 +30,15 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     logger,
     `hookline-dispatcher ${settings.namespace}/${settings.source}`,
   );
+  // The writer reads the supervisor's cache; the supervisor needs the writer: tie the knot.
+  const follow: { supervisor?: Supervisor } = {};
   const status = new StatusWriter({
     client,
     namespace: settings.namespace,
     logger,
     intervalMs: settings.statusIntervalMs,
+    maxWritesPerInterval: settings.statusWritesPerInterval,
+    cached: (name) => follow.supervisor?.cachedWebhook(name),
   });
   const supervisor = new Supervisor({
     client,
@@ -49,6 +53,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     recorder: eventRecorder(client, 'hookline-dispatcher', logger),
     logger,
   });
+  follow.supervisor = supervisor;
 
   let stopping = false;
   const server = http.createServer((req, res) => {

@@ -21,6 +21,7 @@ export const DispatcherSettings = z.object({
     .default('false')
     .transform((v) => v === 'true'),
   statusIntervalMs: z.coerce.number().int().min(50).default(1000),
+  statusWritesPerInterval: z.coerce.number().int().min(1).default(25),
   kubeconfig: z.string().optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -34,6 +35,7 @@ const sources = {
   'allowed-cidrs': 'HOOKLINE_ALLOWED_CIDRS',
   'allow-http-urls': 'HOOKLINE_ALLOW_HTTP_URLS',
   'status-interval-ms': 'HOOKLINE_STATUS_INTERVAL_MS',
+  'status-writes-per-interval': 'HOOKLINE_STATUS_WRITES_PER_INTERVAL',
   kubeconfig: 'KUBECONFIG',
   'log-level': 'HOOKLINE_LOG_LEVEL',
 } as const;

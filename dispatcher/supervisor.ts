@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { EventSource } from '../operator/api/v1alpha1/eventsource.ts';
 import { validate } from '../operator/api/validate.ts';
 import type { RawObject } from '../operator/controllers/context.ts';
-import { sourceOf } from '../operator/references.ts';
+import { policyOf, sourceOf } from '../operator/references.ts';
 import { ingestExchangeName } from '../operator/rabbit/topology.ts';
 import { errorMessage } from '../operator/runtime/errors.ts';
 import type { EventRecorder } from '../operator/runtime/events.ts';
@@ -18,7 +18,7 @@ import { HookWorker } from './deliver/worker.ts';
 import { resolveHook } from './hooks.ts';
 import type { DispatcherMetrics } from './metrics.ts';
 import type { SecretReader } from './secrets.ts';
-import type { StatusWriter } from './status/writer.ts';
+import type { StatusWriter, StoredWebhook } from './status/writer.ts';
 
 export interface SupervisorOptions {
   client: KubeClient;
@@ -37,7 +37,8 @@ export interface SupervisorOptions {
 
 interface Running {
   worker: HookWorker;
-  http: HttpClient;
+  /** What the worker was resolved from; an unchanged key needs no new resolve. */
+  inputs: string;
 }
 
 export class Supervisor {
@@ -46,6 +47,10 @@ export class Supervisor {
   readonly #policies: Informer<RawObject>;
   readonly #sources: Informer<RawObject>;
   readonly #running = new Map<string, Running>();
+  /** One pooled HTTP client per connect timeout, shared by the workers that use it. */
+  readonly #clients = new Map<number, HttpClient>();
+  /** Bumped when a re-read Secret changed, so that every worker is resolved again. */
+  #secretsEpoch = 0;
   #syncing: Promise<void> = Promise.resolve();
   #pending = false;
   /** Webhooks this replica disabled, until the API shows them disabled (the status write takes up to a second). */
@@ -75,6 +80,14 @@ export class Supervisor {
     return this.#webhooks.synced && this.#policies.synced && this.#sources.synced;
   }
 
+  /** The Webhook as last seen, for status writes that need not read it first. */
+  cachedWebhook(name: string): StoredWebhook | undefined {
+    const raw = this.#webhooks.get(`${this.#o.namespace}/${name}`);
+    const resourceVersion = raw?.metadata.resourceVersion;
+    if (!raw || !resourceVersion) return undefined;
+    return { metadata: { resourceVersion }, status: raw.status as StoredWebhook['status'] };
+  }
+
   get workers(): string[] {
     return [...this.#running.keys()];
   }
@@ -85,7 +98,11 @@ export class Supervisor {
     this.#started = true;
     this.schedule();
     this.#refresh = setInterval(() => {
-      void this.#o.secrets.refresh().then((changed) => changed && this.schedule());
+      void this.#o.secrets.refresh().then((changed) => {
+        if (!changed) return;
+        this.#secretsEpoch++;
+        this.schedule();
+      });
     }, this.#o.secretRefreshMs ?? 30_000);
     this.#refresh.unref();
   }
@@ -134,6 +151,8 @@ export class Supervisor {
         );
     }
     for (const [name, raw] of wanted) {
+      const inputs = this.#inputsOf(raw, rawSource?.metadata.resourceVersion ?? '-');
+      if (this.#running.get(name)?.inputs === inputs) continue;
       const resolved = await resolveHook({
         raw,
         policies: this.#policies,
@@ -148,13 +167,16 @@ export class Supervisor {
         continue;
       }
       const { config } = resolved;
-      if (running?.worker.fingerprint === config.fingerprint) continue;
+      if (running?.worker.fingerprint === config.fingerprint) {
+        running.inputs = inputs;
+        continue;
+      }
       if (config.url.protocol === 'http:' && !this.#o.allowHttpUrls) {
         if (running) await this.#stopWorker(name, running, 'plain http is not allowed');
         continue;
       }
       if (running) await this.#stopWorker(name, running, 'its configuration changed');
-      const http = new HttpClient({ policy: this.#o.addresses, connectTimeoutMs: config.connectTimeoutMs });
+      const http = this.#httpClient(config.connectTimeoutMs);
       const worker = new HookWorker(config, {
         session: this.#o.session,
         status: this.#o.status,
@@ -164,13 +186,36 @@ export class Supervisor {
         onDisabled: (message) => void this.#onDisabled(raw, message),
       });
       worker.start();
-      this.#running.set(name, { worker, http });
+      this.#running.set(name, { worker, inputs });
       logger.info(
         { webhook: name, queue: config.topology.queue, ordering: config.policy.ordering },
         'Delivering to Webhook',
       );
     }
     this.#o.metrics.workers.set({ namespace }, this.#running.size);
+  }
+
+  #httpClient(connectTimeoutMs: number): HttpClient {
+    let client = this.#clients.get(connectTimeoutMs);
+    if (!client) {
+      client = new HttpClient({ policy: this.#o.addresses, connectTimeoutMs });
+      this.#clients.set(connectTimeoutMs, client);
+    }
+    return client;
+  }
+
+  /**
+   * What a Webhook's worker depends on, cheaply: its generation, the policy's and the source's
+   * versions, and the Secrets epoch. A status write changes none of these.
+   */
+  #inputsOf(raw: RawObject, sourceVersion: string): string {
+    const policy = this.#policies.get(`${this.#o.namespace}/${policyOf(raw)}`);
+    return [
+      raw.metadata.generation,
+      policy?.metadata.resourceVersion ?? '-',
+      sourceVersion,
+      this.#secretsEpoch,
+    ].join('|');
   }
 
   async #onDisabled(raw: RawObject, message: string): Promise<void> {
@@ -185,7 +230,6 @@ export class Supervisor {
   async #stopWorker(name: string, running: Running, why: string): Promise<void> {
     this.#running.delete(name);
     await running.worker.stop();
-    await running.http.close();
     this.#o.logger.info({ webhook: name, why }, 'Stopped delivering to Webhook');
   }
 
@@ -197,5 +241,6 @@ export class Supervisor {
       [...this.#running].map(([name, running]) => this.#stopWorker(name, running, 'shutting down')),
     );
     await Promise.all([this.#webhooks, this.#policies, this.#sources].map((i) => i.stop()));
+    await Promise.all([...this.#clients.values()].map((client) => client.close()));
   }
 }

@@ -124,7 +124,11 @@ export class HttpClient {
         bodyTimeout: req.requestTimeoutMs,
         maxRedirections: 0,
       } as Parameters<typeof request>[1]);
-      const body = await readCapped(response.body).catch(() => '');
+      // A success needs no body; a failure's first 4 KiB say why.
+      const body =
+        response.statusCode < 300
+          ? (await response.body.dump().catch(() => undefined), '')
+          : await readCapped(response.body).catch(() => '');
       return {
         kind: 'response',
         status: response.statusCode,

@@ -45,6 +45,16 @@ export class HookWorker {
   readonly #config: HookConfig;
   readonly #d: WorkerDeps;
   readonly #labels: { namespace: string; webhook: string };
+  /** Metric series of this Webhook, bound once: the hot path computes no label keys. */
+  readonly #series: {
+    succeeded: { inc(): void };
+    retried: { inc(): void };
+    failed: { inc(): void };
+    deadLettered: { inc(): void };
+    filtered: { inc(): void };
+    seconds: { observe(value: number): void };
+    inFlight: { set(value: number): void };
+  };
   readonly #bucket: TokenBucket | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -57,6 +67,17 @@ export class HookWorker {
     this.#config = config;
     this.#d = deps;
     this.#labels = { namespace: config.namespace, webhook: config.name };
+    const { metrics } = deps;
+    const outcome = (name: string) => metrics.deliveries.bind({ ...this.#labels, outcome: name });
+    this.#series = {
+      succeeded: outcome('succeeded'),
+      retried: outcome('retried'),
+      failed: outcome('failed'),
+      deadLettered: outcome('dead_lettered'),
+      filtered: outcome('filtered'),
+      seconds: metrics.deliverySeconds.bind(this.#labels),
+      inFlight: metrics.inFlight.bind(this.#labels),
+    };
     const limit = config.policy.rateLimit;
     this.#bucket = limit ? new TokenBucket(limit.perSecond, limit.burst) : undefined;
   }
@@ -172,13 +193,13 @@ export class HookWorker {
 
   async #handle(delivery: Delivery): Promise<Handled> {
     this.#inFlight++;
-    this.#d.metrics.inFlight.set(this.#labels, this.#inFlight);
+    this.#series.inFlight.set(this.#inFlight);
     try {
       if (this.#disabled) {
         delivery.nack(true);
         return 'skipped';
       }
-      await this.#bucket?.take();
+      if (this.#bucket) await this.#bucket.take();
       return await this.#process(delivery);
     } catch (error) {
       // Broker trouble while passing the message on: give it back; it will come again.
@@ -187,7 +208,7 @@ export class HookWorker {
       return 'skipped';
     } finally {
       this.#inFlight--;
-      this.#d.metrics.inFlight.set(this.#labels, this.#inFlight);
+      this.#series.inFlight.set(this.#inFlight);
       if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
     }
   }
@@ -212,7 +233,8 @@ export class HookWorker {
     const config = this.#config;
     const now = this.#d.now ?? (() => new Date());
     const meta = eventMeta(delivery, now().getTime());
-    const logger = this.#d.logger.child({ webhook: config.name, eventId: meta.id, attempt: meta.attempt });
+    // A child logger only when something is worth saying: none on the success path.
+    const logger = () => this.#d.logger.child({ eventId: meta.id, attempt: meta.attempt });
 
     // Events Hookline cannot deliver go to the dead-letter queue with their reason.
     let unusable: string | undefined;
@@ -230,14 +252,14 @@ export class HookWorker {
       await this.#deadLetter(delivery, meta, unusable);
       delivery.ack();
       this.#d.status.deadLettered(config.name);
-      this.#d.metrics.deliveries.inc({ ...this.#labels, outcome: 'dead_lettered' });
-      logger.warn({ reason: unusable }, 'Dead-lettered an event that cannot be delivered');
+      this.#series.deadLettered.inc();
+      logger().warn({ reason: unusable }, 'Dead-lettered an event that cannot be delivered');
       return 'failed';
     }
     if (!config.match(json)) {
       delivery.ack();
       this.#d.status.filtered(config.name);
-      this.#d.metrics.deliveries.inc({ ...this.#labels, outcome: 'filtered' });
+      this.#series.filtered.inc();
       return 'skipped';
     }
 
@@ -275,7 +297,7 @@ export class HookWorker {
       body: payload.body,
       requestTimeoutMs: config.requestTimeoutMs,
     });
-    this.#d.metrics.deliverySeconds.observe(this.#labels, result.durationMs / 1000);
+    this.#series.seconds.observe(result.durationMs / 1000);
     const decision = decide(config.policy, result, meta.attempt, this.#d.random);
     const record = {
       time: timestamp(started),
@@ -290,7 +312,7 @@ export class HookWorker {
       case 'delivered':
         delivery.ack();
         this.#d.status.record(config.name, { ...record, outcome: 'Succeeded' });
-        this.#d.metrics.deliveries.inc({ ...this.#labels, outcome: 'succeeded' });
+        this.#series.succeeded.inc();
         return 'delivered';
       case 'retry': {
         const { retryQueues } = config.topology;
@@ -310,8 +332,8 @@ export class HookWorker {
         });
         delivery.ack();
         this.#d.status.record(config.name, { ...record, outcome: 'Retrying', error: decision.reason });
-        this.#d.metrics.deliveries.inc({ ...this.#labels, outcome: 'retried' });
-        logger.info({ reason: decision.reason, retryInMs: decision.delayMs }, 'Delivery failed; retrying');
+        this.#series.retried.inc();
+        logger().info({ reason: decision.reason, retryInMs: decision.delayMs }, 'Delivery failed; retrying');
         return 'retry';
       }
       case 'failed': {
@@ -324,8 +346,8 @@ export class HookWorker {
           error: decision.reason,
           deadLettered: onExhausted.deadLetter,
         });
-        this.#d.metrics.deliveries.inc({ ...this.#labels, outcome: 'failed' });
-        logger.warn({ reason: decision.reason, exhausted: decision.exhausted }, 'Delivery failed for good');
+        this.#series.failed.inc();
+        logger().warn({ reason: decision.reason, exhausted: decision.exhausted }, 'Delivery failed for good');
         if (decision.exhausted && onExhausted.disableWebhook) await this.#disable(meta, decision.reason);
         return 'failed';
       }

@@ -17,7 +17,7 @@ import {
   type Delta,
 } from './delta.ts';
 
-interface StoredWebhook {
+export interface StoredWebhook {
   metadata: { resourceVersion: string };
   status?: WebhookStatus;
 }
@@ -27,6 +27,10 @@ export interface StatusWriterOptions {
   namespace: string;
   logger: Logger;
   intervalMs?: number;
+  /** Writes per interval across all Webhooks; the rest wait their turn (oldest first). */
+  maxWritesPerInterval?: number;
+  /** The Webhook as the informer last saw it, to write without reading it first. */
+  cached?: (webhook: string) => StoredWebhook | undefined;
   onDisabled?: (webhook: string, reason: string) => void;
 }
 
@@ -69,11 +73,18 @@ export class StatusWriter {
   }
 
   start(): void {
-    this.#timer = setInterval(() => void this.flush(), this.#o.intervalMs ?? 1000);
+    this.#timer = setInterval(() => void this.#tick(), this.#o.intervalMs ?? 1000);
     this.#timer.unref();
   }
 
-  /** Writes every pending delta; one Webhook at a time per key. */
+  /** One interval's writes: the Webhooks waiting longest first, within the budget. */
+  async #tick(): Promise<void> {
+    const budget = this.#o.maxWritesPerInterval ?? 25;
+    const due = [...this.#pending.keys()].filter((webhook) => !this.#flushing.has(webhook)).slice(0, budget);
+    await Promise.all(due.map((webhook) => this.#flushOne(webhook)));
+  }
+
+  /** Writes every pending delta now, whatever the budget (disabling, shutting down). */
   async flush(): Promise<void> {
     await Promise.all([...this.#pending.keys()].map((webhook) => this.#flushOne(webhook)));
   }
@@ -102,7 +113,9 @@ export class StatusWriter {
     });
     try {
       for (let attempt = 1; ; attempt++) {
-        const stored = await this.#o.client.get<StoredWebhook>(path);
+        // The informer's copy saves a read; a conflict means it was stale, so read afresh.
+        const cached = attempt === 1 ? this.#o.cached?.(webhook) : undefined;
+        const stored = cached ?? (await this.#o.client.get<StoredWebhook>(path));
         const status = applyDelta(stored.status, delta);
         try {
           await this.#o.client.mergePatch(`${path}/status`, {

@@ -218,7 +218,9 @@ export class WebhookController implements Controller<RawObject> {
     } else if (existing.data?.[key] === undefined) {
       await client.mergePatch(path, { stringData: { [key]: generateSecret(scheme, keySize) } });
     }
-    const stored = (await client.find<{ data?: Record<string, string> }>(path))?.data?.[key];
+    // The cache answers once the Secret is there; a Secret just written is read back once.
+    const stored =
+      existing?.data?.[key] ?? (await client.find<{ data?: Record<string, string> }>(path))?.data?.[key];
     if (stored === undefined)
       return {
         ok: false,

@@ -32,6 +32,11 @@ export class Counter implements Metric {
   get(labels: Labels = {}): number {
     return this.#values.get(labelKey(labels)) ?? 0;
   }
+  /** A handle on one series, for hot paths: the label key is computed once. */
+  bind(labels: Labels): { inc(by?: number): void } {
+    const key = labelKey(labels);
+    return { inc: (by = 1) => void this.#values.set(key, (this.#values.get(key) ?? 0) + by) };
+  }
   render(): string[] {
     return [...this.#values].map(([key, value]) => `${this.name}${key ? `{${key}}` : ''} ${value}`);
   }
@@ -52,6 +57,10 @@ export class Gauge implements Metric {
   delete(labels: Labels): void {
     this.#values.delete(labelKey(labels));
   }
+  bind(labels: Labels): { set(value: number): void } {
+    const key = labelKey(labels);
+    return { set: (value) => void this.#values.set(key, value) };
+  }
   render(): string[] {
     return [...this.#values].map(([key, value]) => `${this.name}${key ? `{${key}}` : ''} ${value}`);
   }
@@ -69,7 +78,13 @@ export class Histogram implements Metric {
     this.bounds = bounds;
   }
   observe(labels: Labels, value: number): void {
+    this.#observeKey(labelKey(labels), value);
+  }
+  bind(labels: Labels): { observe(value: number): void } {
     const key = labelKey(labels);
+    return { observe: (value) => this.#observeKey(key, value) };
+  }
+  #observeKey(key: string, value: number): void {
     let series = this.#series.get(key);
     if (!series) {
       series = { buckets: this.bounds.map(() => 0), sum: 0, count: 0 };

@@ -1,0 +1,244 @@
+// bench/dispatch: deliveries per second and end-to-end latency of the dispatcher with
+// standard-webhooks signing, for 1 and for 100 Webhooks, next to a minimal baseline
+// pipeline (bench/baseline-pipeline.ts: amqplib consume → undici POST → ack) on the same
+// broker, the same receiver and the same concurrency, measured in the same run.
+// Targets: ≥ 0.8× the baseline's deliveries per second; p99 latency < 20 ms at 1,000 events/s.
+//
+//   npm run bench:dispatch [-- --events 20000 --rate 1000 --seconds 10]
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import amqp from 'amqplib';
+import { envConfig } from '../test/env/config.ts';
+import { up } from '../test/env/env.ts';
+import { freshNamespace, testEnv } from '../test/env/handles.ts';
+import { apply, secretManifest, waitForReady } from '../test/fixtures/cluster.ts';
+import { installCrds } from '../test/fixtures/crds.ts';
+import { startDispatcher } from '../test/fixtures/dispatcher.ts';
+import { startOperator } from '../test/fixtures/operator.ts';
+import { startProcess } from '../test/fixtures/process.ts';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '20000' },
+    rate: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '16' },
+  },
+});
+const EVENTS = Number(values.events);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const CONCURRENCY = Number(values.concurrency);
+const HOOKS = 100;
+
+// A lean receiver: counts deliveries and their latency from the publish time in the body.
+const latencies: number[] = [];
+let received = 0;
+let onReceived: (() => void) | undefined;
+const receiver = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const now = performance.timeOrigin + performance.now();
+    const sent = (JSON.parse(Buffer.concat(chunks).toString()) as { t: number }).t;
+    latencies.push(now - sent);
+    received++;
+    res.writeHead(200).end();
+    onReceived?.();
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const port = (receiver.address() as AddressInfo).port;
+
+await up(envConfig());
+await installCrds();
+const amqpUrl = testEnv().rabbitmq.amqpUrl;
+const namespace = await freshNamespace('bench-dispatch');
+const hooklineExchange = `bench.${namespace}`;
+const baselineExchange = `baseline.${namespace}`;
+
+// Topology: 100 Webhooks, Webhook i bound to routing key e.<i>; the baseline's own 100 queues likewise.
+const operator = startOperator({ namespace, env: { HOOKLINE_LOG_LEVEL: 'warn' } });
+await apply(namespace, secretManifest('broker', { uri: amqpUrl }));
+await apply(
+  namespace,
+  [
+    `apiVersion: hookline.dev/v1alpha1
+kind: EventSource
+metadata: {name: bench}
+spec:
+  rabbitmq: {connectionSecretRef: {name: broker}, exchange: ${hooklineExchange}, declare: true}
+`,
+    `apiVersion: hookline.dev/v1alpha1
+kind: CallbackPolicy
+metadata: {name: default}
+spec:
+  concurrency: ${CONCURRENCY}
+`,
+    ...Array.from(
+      { length: HOOKS },
+      (_, i) => `apiVersion: hookline.dev/v1alpha1
+kind: Webhook
+metadata: {name: hook-${i}}
+spec:
+  sourceRef: {name: bench}
+  url: http://127.0.0.1:${port}/${i}
+  events: ["e.${i}"]
+  signing: {scheme: standard-webhooks}
+`,
+    ),
+  ].join('---\n'),
+);
+for (let i = 0; i < HOOKS; i++)
+  await waitForReady(namespace, 'webhooks', `hook-${i}`, 'True', undefined, 120_000);
+const setup = await amqp.connect(amqpUrl);
+const setupChannel = await setup.createChannel();
+await setupChannel.assertExchange(baselineExchange, 'topic', { durable: true });
+const baselineQueues: string[] = [];
+for (let i = 0; i < HOOKS; i++) {
+  const queue = `baseline.${namespace}.${i}`;
+  await setupChannel.assertQueue(queue, { durable: true });
+  await setupChannel.bindQueue(queue, baselineExchange, `e.${i}`);
+  baselineQueues.push(queue);
+}
+await setup.close();
+
+const publisher = await amqp.connect(amqpUrl);
+const channel = await publisher.createConfirmChannel();
+
+function event(hooks: number, n: number): { key: string; body: Buffer } {
+  return {
+    key: `e.${n % hooks}`,
+    body: Buffer.from(
+      JSON.stringify({ t: performance.timeOrigin + performance.now(), n, pad: 'x'.repeat(200) }),
+    ),
+  };
+}
+
+function waitForReceived(count: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`only ${received} of ${count} deliveries within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    onReceived = () => {
+      if (received >= count) {
+        clearTimeout(timer);
+        onReceived = undefined;
+        resolve();
+      }
+    };
+    onReceived();
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+interface Figures {
+  deliveriesPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+async function measure(exchange: string, hooks: number): Promise<Figures> {
+  // Throughput: publish as fast as the broker confirms; the pipeline is the bottleneck.
+  received = 0;
+  latencies.length = 0;
+  const began = performance.now();
+  for (let n = 0; n < EVENTS; n++) {
+    const { key, body } = event(hooks, n);
+    if (!channel.publish(exchange, key, body, { persistent: true, messageId: `tp-${n}` }))
+      await new Promise((r) => channel.once('drain', r));
+  }
+  await channel.waitForConfirms();
+  await waitForReceived(EVENTS, 300_000);
+  const deliveriesPerSecond = EVENTS / ((performance.now() - began) / 1000);
+
+  // Latency at a steady rate.
+  received = 0;
+  latencies.length = 0;
+  const total = RATE * SECONDS;
+  const start = performance.now();
+  for (let n = 0; n < total; n++) {
+    const due = start + (n * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const { key, body } = event(hooks, n);
+    channel.publish(exchange, key, body, { persistent: true, messageId: `lat-${n}` });
+  }
+  await channel.waitForConfirms();
+  await waitForReceived(total, 120_000);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    deliveriesPerSecond: Math.round(deliveriesPerSecond),
+    p50Ms: +percentile(sorted, 50).toFixed(1),
+    p99Ms: +percentile(sorted, 99).toFixed(1),
+    maxMs: +(sorted.at(-1) ?? 0).toFixed(1),
+  };
+}
+
+const results: Record<string, Figures> = {};
+
+const baseline = startProcess(
+  'baseline',
+  [
+    path.join(import.meta.dirname, 'baseline-pipeline.ts'),
+    amqpUrl,
+    baselineQueues.join(','),
+    `http://127.0.0.1:${port}`,
+    String(CONCURRENCY),
+  ],
+  process.env,
+);
+await baseline.waitForLog('start', (l) => l.msg === 'Baseline started', 30_000);
+results['baseline, 1 queue'] = await measure(baselineExchange, 1);
+results['baseline, 100 queues'] = await measure(baselineExchange, HOOKS);
+await baseline.stop();
+
+const dispatcher = await startDispatcher(namespace, 'bench');
+await new Promise((r) => setTimeout(r, 3000)); // let all 100 workers open their consumers
+results['hookline, 1 Webhook'] = await measure(hooklineExchange, 1);
+results['hookline, 100 Webhooks'] = await measure(hooklineExchange, HOOKS);
+await dispatcher.stop();
+await operator.stop();
+await publisher.close();
+receiver.close();
+
+const ratio1 =
+  results['hookline, 1 Webhook'].deliveriesPerSecond / results['baseline, 1 queue'].deliveriesPerSecond;
+const ratio100 =
+  results['hookline, 100 Webhooks'].deliveriesPerSecond /
+  results['baseline, 100 queues'].deliveriesPerSecond;
+const rows = Object.entries(results).map(
+  ([name, f]) =>
+    `  ${name.padEnd(24)} ${String(f.deliveriesPerSecond).padStart(7)} deliveries/s   latency at ${RATE}/s: p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms`,
+);
+console.log(`
+bench/dispatch: ${EVENTS} events for throughput, ${RATE}/s for ${SECONDS} s for latency, concurrency ${CONCURRENCY}, standard-webhooks signing
+${rows.join('\n')}
+  hookline / baseline deliveries/s: ${ratio1.toFixed(2)}× (1 Webhook), ${ratio100.toFixed(2)}× (100 Webhooks)   target ≥ 0.8×
+  hookline p99 at ${RATE}/s: ${results['hookline, 1 Webhook'].p99Ms} ms (1), ${results['hookline, 100 Webhooks'].p99Ms} ms (100)   target < 20 ms`);
+fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
+fs.writeFileSync(
+  path.join(import.meta.dirname, 'results', 'dispatch.json'),
+  JSON.stringify(
+    {
+      events: EVENTS,
+      rate: RATE,
+      seconds: SECONDS,
+      concurrency: CONCURRENCY,
+      results,
+      ratio1,
+      ratio100,
+      date: new Date().toISOString(),
+    },
+    null,
+    2,
+  ) + '\n',
+);
