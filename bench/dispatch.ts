@@ -215,8 +215,7 @@ receiver.close();
 const ratio1 =
   results['hookline, 1 Webhook'].deliveriesPerSecond / results['baseline, 1 queue'].deliveriesPerSecond;
 const ratio100 =
-  results['hookline, 100 Webhooks'].deliveriesPerSecond /
-  results['baseline, 100 queues'].deliveriesPerSecond;
+  results['hookline, 100 Webhooks'].deliveriesPerSecond / results['baseline, 100 queues'].deliveriesPerSecond;
 const rows = Object.entries(results).map(
   ([name, f]) =>
     `  ${name.padEnd(24)} ${String(f.deliveriesPerSecond).padStart(7)} deliveries/s   latency at ${RATE}/s: p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms`,
