@@ -1,8 +1,8 @@
 // Operator settings, from flags (highest), then environment variables, then defaults.
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseDuration } from './api/v1alpha1/duration.ts';
+import { booleanText, commaList, loadSettings as load, logLevel } from './runtime/flags.ts';
 
 const durationMs = z.string().transform((value, ctx) => {
   const ms = parseDuration(value);
@@ -12,7 +12,6 @@ const durationMs = z.string().transform((value, ctx) => {
   }
   return ms;
 });
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const Settings = z.object({
   namespace: z.string().min(1).default('hookline-system'),
@@ -24,17 +23,9 @@ export const Settings = z.object({
     .regex(/^amqps?:\/\//, { message: 'must be an amqp:// or amqps:// URI' })
     .optional(),
   dispatcherImage: z.string().min(1).default('hookline:0.1.0'),
-  allowHttpUrls: bool.default(false),
-  allowedCidrs: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    ),
-  leaderElection: bool.default(true),
+  allowHttpUrls: booleanText.default(false),
+  allowedCidrs: commaList,
+  leaderElection: booleanText.default(true),
   leaseName: z.string().default('hookline-operator'),
   leaseDuration: durationMs.default(15_000),
   renewDeadline: durationMs.default(10_000),
@@ -45,7 +36,7 @@ export const Settings = z.object({
   metricsPort: z.coerce.number().int().min(0).max(65535).default(8080),
   probesPort: z.coerce.number().int().min(0).max(65535).default(8081),
   kubeconfig: z.string().optional(),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  logLevel,
 });
 export type Settings = z.output<typeof Settings>;
 
@@ -71,31 +62,15 @@ const options = {
   'log-level': 'HOOKLINE_LOG_LEVEL',
 } as const;
 
-const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-
 export function loadSettings(argv: string[], env: NodeJS.ProcessEnv, hostname: string): Settings {
-  const { values } = parseArgs({
-    args: argv,
-    options: Object.fromEntries(Object.keys(options).map((flag) => [flag, { type: 'string' as const }])),
-    strict: true,
-  });
-  const raw: Record<string, unknown> = { identity: `${hostname}-${process.pid}` };
-  for (const [flag, variable] of Object.entries(options)) {
-    const value = (values as Record<string, string | undefined>)[flag] ?? env[variable];
-    if (value !== undefined && value !== '') raw[camel(flag)] = value;
-  }
   // A broker URI may also come from a mounted file, so that it never sits in the environment.
   const uriFile = env.HOOKLINE_DEFAULT_BROKER_URI_FILE;
-  if (raw.defaultBrokerUri === undefined && uriFile)
-    raw.defaultBrokerUri = fs.readFileSync(uriFile, 'utf8').trim();
-  const parsed = Settings.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const key = String(issue.path[0] ?? '');
-      const flag = Object.keys(options).find((f) => camel(f) === key);
-      return `--${flag ?? key} (${flag ? options[flag as keyof typeof options] : ''}): ${issue.message}`;
-    });
-    throw new Error(`invalid operator settings:\n  ${problems.join('\n  ')}`);
-  }
-  return parsed.data;
+  const fromFile =
+    uriFile && !env.HOOKLINE_DEFAULT_BROKER_URI
+      ? { defaultBrokerUri: fs.readFileSync(uriFile, 'utf8').trim() }
+      : {};
+  return load('operator', Settings, options, argv, env, {
+    identity: `${hostname}-${process.pid}`,
+    ...fromFile,
+  });
 }

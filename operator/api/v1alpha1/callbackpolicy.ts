@@ -1,14 +1,7 @@
 // CallbackPolicy: how deliveries are attempted — retries, timeouts, what counts as success,
 // ordering, concurrency and what happens when retries run out.
 import { z } from 'zod';
-import {
-  ageColumn,
-  API_VERSION,
-  commonStatusFields,
-  ObjectMeta,
-  readyColumn,
-  type KindDefinition,
-} from './common.ts';
+import { ageColumn, commonStatusFields, readyColumn, resourceSchema, type KindDefinition } from './common.ts';
 import { duration } from './duration.ts';
 import { withRules } from './rules.ts';
 
@@ -146,13 +139,7 @@ export const CallbackPolicyStatus = z
   .describe('The observed state of the CallbackPolicy.');
 export type CallbackPolicyStatus = z.infer<typeof CallbackPolicyStatus>;
 
-export const CallbackPolicy = z.object({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal('CallbackPolicy'),
-  metadata: ObjectMeta,
-  spec: CallbackPolicySpec,
-  status: CallbackPolicyStatus.optional(),
-});
+export const CallbackPolicy = resourceSchema('CallbackPolicy', CallbackPolicySpec, CallbackPolicyStatus);
 export type CallbackPolicy = z.infer<typeof CallbackPolicy>;
 
 /** The policy of a Webhook that names none and whose namespace has no policy named `default`. */

@@ -96,6 +96,21 @@ export const ObjectMeta = z.looseObject({
   creationTimestamp: z.union([z.string(), z.date()]).optional(),
 });
 
+/** The whole object of a kind, as read from the cluster: the schema operator and dispatcher validate with. */
+export function resourceSchema<K extends string, Spec extends z.ZodType, Status extends z.ZodType>(
+  kind: K,
+  spec: Spec,
+  status: Status,
+) {
+  return z.object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal(kind),
+    metadata: ObjectMeta,
+    spec,
+    status: status.optional(),
+  });
+}
+
 /** A printer column of `kubectl get`. */
 export interface PrinterColumn {
   name: string;

@@ -3,11 +3,10 @@
 import { z } from 'zod';
 import {
   ageColumn,
-  API_VERSION,
   commonStatusFields,
   objectName,
-  ObjectMeta,
   readyColumn,
+  resourceSchema,
   secretKey,
   secretKeyReference,
   type KindDefinition,
@@ -243,13 +242,7 @@ export const EventSourceStatus = z
   .describe('The observed state of the EventSource.');
 export type EventSourceStatus = z.infer<typeof EventSourceStatus>;
 
-export const EventSource = z.object({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal('EventSource'),
-  metadata: ObjectMeta,
-  spec: EventSourceSpec,
-  status: EventSourceStatus.optional(),
-});
+export const EventSource = resourceSchema('EventSource', EventSourceSpec, EventSourceStatus);
 export type EventSource = z.infer<typeof EventSource>;
 
 export const eventSourceKind: KindDefinition = {

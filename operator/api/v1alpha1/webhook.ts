@@ -3,12 +3,11 @@
 import { z } from 'zod';
 import {
   ageColumn,
-  API_VERSION,
   commonStatusFields,
   LocalObjectReference,
   objectName,
-  ObjectMeta,
   readyColumn,
+  resourceSchema,
   secretKey,
   secretKeyReference,
   type KindDefinition,
@@ -408,13 +407,7 @@ export const WebhookStatus = z
   .describe('The observed state of the Webhook.');
 export type WebhookStatus = z.infer<typeof WebhookStatus>;
 
-export const Webhook = z.object({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal('Webhook'),
-  metadata: ObjectMeta,
-  spec: WebhookSpec,
-  status: WebhookStatus.optional(),
-});
+export const Webhook = resourceSchema('Webhook', WebhookSpec, WebhookStatus);
 export type Webhook = z.infer<typeof Webhook>;
 
 export const webhookKind: KindDefinition = {
