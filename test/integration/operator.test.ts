@@ -6,65 +6,23 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import amqp from 'amqplib';
-import { kubeClient, resourcePath, type KubeClient } from '../../operator/runtime/kube-client.ts';
+import { resourcePath, type KubeClient } from '../../operator/runtime/kube-client.ts';
 import { freshNamespace, kubeConfig, kubectl, rabbitApi, testEnv } from '../env/handles.ts';
+import {
+  apply,
+  hookPath,
+  readyCondition,
+  secretManifest,
+  testClient,
+  waitForReady,
+} from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startOperator, type OperatorProcess } from '../fixtures/operator.ts';
 import { eventually } from '../fixtures/wait.ts';
 
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
-interface Hook {
-  metadata: {
-    generation: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-    uid: string;
-    resourceVersion: string;
-  };
-  spec: unknown;
-  status?: {
-    observedGeneration?: number;
-    conditions?: Condition[];
-    queue?: string;
-    signing?: { publicKey?: string };
-  };
-}
-
 let client: KubeClient;
-const hookPath = (namespace: string, plural: string, name?: string) =>
-  resourcePath({ group: 'hookline.dev', version: 'v1alpha1', plural, namespace, name });
-
-async function apply(namespace: string, yaml: string): Promise<void> {
-  await kubectl(['apply', '-n', namespace, '-f', '-'], yaml);
-}
-
-function ready(object: Hook | undefined): Condition | undefined {
-  return object?.status?.conditions?.find((c) => c.type === 'Ready');
-}
-
-async function waitForReady(
-  namespace: string,
-  plural: string,
-  name: string,
-  status: 'True' | 'False',
-  reason?: string,
-) {
-  return eventually(`${plural}/${name} Ready=${status}${reason ? ` (${reason})` : ''}`, async () => {
-    const object = await client.find<Hook>(hookPath(namespace, plural, name));
-    const condition = ready(object);
-    return condition?.status === status &&
-      (!reason || condition.reason === reason) &&
-      object?.status?.observedGeneration === object?.metadata.generation
-      ? object
-      : undefined;
-  });
-}
+const ready = readyCondition;
+const secret = secretManifest;
 
 async function bindings(queue: string): Promise<string[]> {
   const list =
@@ -93,8 +51,6 @@ spec:
   http:
     authSecretRef: {name: ${secret}}
 `;
-const secret = (name: string, data: Record<string, string>) =>
-  JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, stringData: data });
 const webhook = (name: string, sourceName: string, events: string[], extra = '') => `
 apiVersion: hookline.dev/v1alpha1
 kind: Webhook
@@ -114,7 +70,7 @@ describe('the operator', () => {
 
   before(async () => {
     await installCrds();
-    client = kubeClient(kubeConfig(), { fieldManager: 'hookline-test' });
+    client = testClient();
     namespace = await freshNamespace('operator');
     operator = startOperator({ namespace, env: { HOOKLINE_RESYNC_PERIOD: '3s' } });
     await operator.waitForLog('Controllers started', (l) => l.msg === 'Controllers started');
@@ -456,7 +412,7 @@ describe('the operator', () => {
 describe('leader election', () => {
   it('lets only the leader reconcile, and hands over within the lease duration when it is killed', async () => {
     await installCrds();
-    client ??= kubeClient(kubeConfig(), { fieldManager: 'hookline-test' });
+    client ??= testClient();
     const namespace = await freshNamespace('leader');
     const first = startOperator({ namespace, identity: 'first' });
     await first.waitForLog('leadership', (l) => l.msg === 'Became leader');
