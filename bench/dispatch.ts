@@ -26,12 +26,14 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const EVENTS = Number(values.events);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
+const ROUNDS = Number(values.rounds);
 const HOOKS = 100;
 
 // A lean receiver: counts deliveries and their latency from the publish time in the body.
@@ -186,8 +188,8 @@ async function measure(exchange: string, hooks: number): Promise<Figures> {
   };
 }
 
-const results: Record<string, Figures> = {};
-
+// Both pipelines run side by side, each on its own exchange and queues, and are measured
+// in alternating rounds, so that the machine's drift affects them alike; medians are reported.
 const baseline = startProcess(
   'baseline',
   [
@@ -200,31 +202,56 @@ const baseline = startProcess(
   process.env,
 );
 await baseline.waitForLog('start', (l) => l.msg === 'Baseline started', 30_000);
-results['baseline, 1 queue'] = await measure(baselineExchange, 1);
-results['baseline, 100 queues'] = await measure(baselineExchange, HOOKS);
-await baseline.stop();
-
 const dispatcher = await startDispatcher(namespace, 'bench');
 await new Promise((r) => setTimeout(r, 3000)); // let all 100 workers open their consumers
-results['hookline, 1 Webhook'] = await measure(hooklineExchange, 1);
-results['hookline, 100 Webhooks'] = await measure(hooklineExchange, HOOKS);
+
+const samples: Record<string, Figures[]> = {};
+const scenarios: [string, string, number][] = [
+  ['baseline, 1 queue', baselineExchange, 1],
+  ['hookline, 1 Webhook', hooklineExchange, 1],
+  ['baseline, 100 queues', baselineExchange, HOOKS],
+  ['hookline, 100 Webhooks', hooklineExchange, HOOKS],
+];
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const [name, exchange, hooks] of scenarios)
+    (samples[name] ??= []).push(await measure(exchange, hooks));
+}
 await dispatcher.stop();
+await baseline.stop();
 await publisher.close();
 receiver.close();
 
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const results: Record<string, Figures> = Object.fromEntries(
+  Object.entries(samples).map(([name, figures]) => [
+    name,
+    {
+      deliveriesPerSecond: median(figures.map((f) => f.deliveriesPerSecond)),
+      p50Ms: median(figures.map((f) => f.p50Ms)),
+      p99Ms: median(figures.map((f) => f.p99Ms)),
+      maxMs: median(figures.map((f) => f.maxMs)),
+    },
+  ]),
+);
+
+function figure(name: string): Figures {
+  const found = results[name];
+  if (!found) throw new Error(`no figures for ${name}`);
+  return found;
+}
 const ratio1 =
-  results['hookline, 1 Webhook'].deliveriesPerSecond / results['baseline, 1 queue'].deliveriesPerSecond;
+  figure('hookline, 1 Webhook').deliveriesPerSecond / figure('baseline, 1 queue').deliveriesPerSecond;
 const ratio100 =
-  results['hookline, 100 Webhooks'].deliveriesPerSecond / results['baseline, 100 queues'].deliveriesPerSecond;
+  figure('hookline, 100 Webhooks').deliveriesPerSecond / figure('baseline, 100 queues').deliveriesPerSecond;
 const rows = Object.entries(results).map(
   ([name, f]) =>
     `  ${name.padEnd(24)} ${String(f.deliveriesPerSecond).padStart(7)} deliveries/s   latency at ${RATE}/s: p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms`,
 );
 console.log(`
-bench/dispatch: ${EVENTS} events for throughput, ${RATE}/s for ${SECONDS} s for latency, concurrency ${CONCURRENCY}, standard-webhooks signing
+bench/dispatch: medians of ${ROUNDS} alternating rounds; ${EVENTS} events for throughput, ${RATE}/s for ${SECONDS} s for latency, concurrency ${CONCURRENCY}, standard-webhooks signing
 ${rows.join('\n')}
   hookline / baseline deliveries/s: ${ratio1.toFixed(2)}× (1 Webhook), ${ratio100.toFixed(2)}× (100 Webhooks)   target ≥ 0.8×
-  hookline p99 at ${RATE}/s: ${results['hookline, 1 Webhook'].p99Ms} ms (1), ${results['hookline, 100 Webhooks'].p99Ms} ms (100)   target < 20 ms`);
+  hookline p99 at ${RATE}/s: ${figure('hookline, 1 Webhook').p99Ms} ms (1), ${figure('hookline, 100 Webhooks').p99Ms} ms (100)   target < 20 ms`);
 fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
 fs.writeFileSync(
   path.join(import.meta.dirname, 'results', 'dispatch.json'),

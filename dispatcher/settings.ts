@@ -10,7 +10,7 @@ export const DispatcherSettings = z.object({
   allowedCidrs: commaList,
   allowHttpUrls: booleanText.default(false),
   statusIntervalMs: z.coerce.number().int().min(50).default(1000),
-  statusWritesPerInterval: z.coerce.number().int().min(1).default(25),
+  statusWritesPerInterval: z.coerce.number().int().min(1).default(10),
   kubeconfig: z.string().optional(),
   logLevel,
 });

@@ -27,7 +27,7 @@ export interface StatusWriterOptions {
   namespace: string;
   logger: Logger;
   intervalMs?: number;
-  /** Writes per interval across all Webhooks; the rest wait their turn (oldest first). */
+  /** Writes per interval across all Webhooks (default 10); the rest wait their turn, oldest first. */
   maxWritesPerInterval?: number;
   /** The Webhook as the informer last saw it, to write without reading it first. */
   cached?: (webhook: string) => StoredWebhook | undefined;
@@ -79,7 +79,7 @@ export class StatusWriter {
 
   /** One interval's writes: the Webhooks waiting longest first, within the budget. */
   async #tick(): Promise<void> {
-    const budget = this.#o.maxWritesPerInterval ?? 25;
+    const budget = this.#o.maxWritesPerInterval ?? 10;
     const due = [...this.#pending.keys()].filter((webhook) => !this.#flushing.has(webhook)).slice(0, budget);
     await Promise.all(due.map((webhook) => this.#flushOne(webhook)));
   }
