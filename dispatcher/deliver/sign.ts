@@ -63,7 +63,8 @@ export function createSigner(options: SigningOptions): Signer {
     case 'none':
       return () => ({});
     case 'standard-webhooks': {
-      const keys = secrets.map(standardWebhooksKey);
+      // KeyObjects made once: an HMAC keyed with a Buffer converts the key on every call.
+      const keys = secrets.map((secret) => crypto.createSecretKey(standardWebhooksKey(secret)));
       return (input) => {
         const content = signedContent(input);
         const signatures = keys.map(
@@ -90,7 +91,7 @@ export function createSigner(options: SigningOptions): Signer {
       };
     }
     case 'hmac-sha256': {
-      const key = Buffer.from(secrets[0]!, 'utf8');
+      const key = crypto.createSecretKey(Buffer.from(secrets[0]!, 'utf8'));
       const header = options.header ?? 'X-Hookline-Signature';
       return (input) => ({
         [header]: `sha256=${crypto.createHmac('sha256', key).update(input.body).digest('hex')}`,
