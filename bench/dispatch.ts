@@ -14,7 +14,7 @@ import amqp from 'amqplib';
 import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
 import { freshNamespace, testEnv } from '../test/env/handles.ts';
-import { apply, secretManifest, waitForReady } from '../test/fixtures/cluster.ts';
+import { apply, rabbitSourceManifests, waitForReady } from '../test/fixtures/cluster.ts';
 import { installCrds } from '../test/fixtures/crds.ts';
 import { startDispatcher } from '../test/fixtures/dispatcher.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
@@ -64,16 +64,10 @@ const baselineExchange = `baseline.${namespace}`;
 
 // Topology: 100 Webhooks, Webhook i bound to routing key e.<i>; the baseline's own 100 queues likewise.
 const operator = startOperator({ namespace, env: { HOOKLINE_LOG_LEVEL: 'warn' } });
-await apply(namespace, secretManifest('broker', { uri: amqpUrl }));
 await apply(
   namespace,
   [
-    `apiVersion: hookline.dev/v1alpha1
-kind: EventSource
-metadata: {name: bench}
-spec:
-  rabbitmq: {connectionSecretRef: {name: broker}, exchange: ${hooklineExchange}, declare: true}
-`,
+    rabbitSourceManifests('bench', amqpUrl, hooklineExchange),
     `apiVersion: hookline.dev/v1alpha1
 kind: CallbackPolicy
 metadata: {name: default}

@@ -7,7 +7,14 @@ import { after, before, describe, it } from 'node:test';
 import { restartRabbitMq } from '../env/env.ts';
 import { freshNamespace, testEnv } from '../env/handles.ts';
 import { publishEvents } from '../fixtures/broker.ts';
-import { apply, getObject, hookPath, secretManifest, testClient, waitForReady } from '../fixtures/cluster.ts';
+import {
+  apply,
+  getObject,
+  hookPath,
+  rabbitSourceManifests,
+  testClient,
+  waitForReady,
+} from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startDispatcher } from '../fixtures/dispatcher.ts';
 import { startOperator, type OperatorProcess } from '../fixtures/operator.ts';
@@ -45,16 +52,10 @@ describe('nothing is lost', () => {
     exchange = `ledger.${namespace}`;
     operator = startOperator({ namespace, env: { HOOKLINE_RESYNC_PERIOD: '5s' } });
     receiver = await startReceiver();
-    await apply(namespace, secretManifest('broker', { uri: testEnv().rabbitmq.amqpUrl }));
+    await apply(namespace, rabbitSourceManifests('ledger', testEnv().rabbitmq.amqpUrl, exchange));
     await apply(
       namespace,
       `apiVersion: hookline.dev/v1alpha1
-kind: EventSource
-metadata: {name: ledger}
-spec:
-  rabbitmq: {connectionSecretRef: {name: broker}, exchange: ${exchange}, declare: true}
----
-apiVersion: hookline.dev/v1alpha1
 kind: CallbackPolicy
 metadata: {name: default}
 spec:

@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freshNamespace, kubectl, testEnv } from '../env/handles.ts';
 import { publishEvents, queueDepth } from '../fixtures/broker.ts';
-import { apply, getObject, secretManifest, waitForReady, type HooklineObject } from '../fixtures/cluster.ts';
+import {
+  apply,
+  getObject,
+  rabbitSourceManifests,
+  waitForReady,
+  type HooklineObject,
+} from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startDispatcher } from '../fixtures/dispatcher.ts';
 import { startOperator, type OperatorProcess } from '../fixtures/operator.ts';
@@ -40,16 +46,14 @@ async function setUp(prefix: string) {
   const namespace = await freshNamespace(prefix);
   const exchange = `events.${namespace}`;
   const operator = startOperator({ namespace, env: { HOOKLINE_RESYNC_PERIOD: '5s' } });
-  await apply(namespace, secretManifest('broker', { uri: testEnv().rabbitmq.amqpUrl }));
   await apply(
     namespace,
-    `apiVersion: hookline.dev/v1alpha1
-kind: EventSource
-metadata: {name: payments}
-spec:
-  rabbitmq: {connectionSecretRef: {name: broker}, exchange: ${exchange}, declare: true}
-  dispatcher: {maxEventBytes: 2048}
-`,
+    rabbitSourceManifests(
+      'payments',
+      testEnv().rabbitmq.amqpUrl,
+      exchange,
+      '  dispatcher: {maxEventBytes: 2048}\n',
+    ),
   );
   await waitForReady(namespace, 'eventsources', 'payments', 'True');
   return { namespace, exchange, operator };
