@@ -12,7 +12,7 @@ import {
   type ErrorContext,
   type ReconcileContext,
 } from '../runtime/controller.ts';
-import { HooklineError, errorMessage, transient } from '../runtime/errors.ts';
+import { HooklineError, errorMessage, reportedCondition } from '../runtime/errors.ts';
 import { setFinalizer } from '../runtime/finalizer.ts';
 import { resourcePath } from '../runtime/kube-client.ts';
 import type { OperatorContext, RawObject } from './context.ts';
@@ -106,7 +106,7 @@ export class EventSourceController implements Controller<RawObject> {
     const source = parsed.value;
     const problem = await this.#ensure(source, rc);
     await this.#writeStatus(raw, problem, source);
-    if (problem?.retry) throw transient(problem.reason, problem.message);
+    if (problem?.retry) throw reportedCondition(problem.reason, problem.message);
     return awaitChange();
   }
 

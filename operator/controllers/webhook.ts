@@ -21,7 +21,7 @@ import {
   type ErrorContext,
   type ReconcileContext,
 } from '../runtime/controller.ts';
-import { HooklineError, errorMessage, transient } from '../runtime/errors.ts';
+import { HooklineError, errorMessage, reportedCondition, transient } from '../runtime/errors.ts';
 import { setFinalizer } from '../runtime/finalizer.ts';
 import { resourcePath } from '../runtime/kube-client.ts';
 import { sourceBroker, type SourceBroker } from './broker-of-source.ts';
@@ -99,7 +99,7 @@ export class WebhookController implements Controller<RawObject> {
       problem = { reason: 'BrokerUnreachable', message: error.message, retry: true };
     }
     await this.#writeStatus(raw, problem, ensured);
-    if (problem?.retry) throw transient(problem.reason, problem.message);
+    if (problem?.retry) throw reportedCondition(problem.reason, problem.message);
     return awaitChange();
   }
 

@@ -3,7 +3,7 @@
 // failed reconcile is retried. The runner feeds both from a work queue that informer
 // callbacks only ever add keys to, and resyncs every key periodically.
 import type { Logger } from 'pino';
-import { errorMessage, isTransient } from './errors.ts';
+import { errorMessage, HooklineError, isTransient } from './errors.ts';
 import type { Informer, KubeObject } from './informer.ts';
 import { backoffDelay, WorkQueue } from './workqueue.ts';
 
@@ -109,14 +109,12 @@ export class ControllerRunner<T extends KubeObject> {
       } catch (policyError) {
         action = defaultErrorPolicy(policyError, { key, logger, failures });
       }
-      logger.warn(
-        {
-          err: errorMessage(error),
-          failures,
-          retryInMs: action.kind === 'requeue' ? action.afterMs : undefined,
-        },
-        'Reconcile failed',
-      );
+      const retryInMs = action.kind === 'requeue' ? action.afterMs : undefined;
+      if (error instanceof HooklineError && error.reported) {
+        logger.info({ reason: error.code, failures, retryInMs }, 'Waiting: not ready yet');
+      } else {
+        logger.warn({ err: errorMessage(error), failures, retryInMs }, 'Reconcile failed');
+      }
     }
     if (action.kind === 'requeue') this.#queue.addAfter(key, action.afterMs);
   }

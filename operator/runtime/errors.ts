@@ -3,12 +3,24 @@
 export class HooklineError extends Error {
   readonly code: string;
   readonly transient: boolean;
-  constructor(code: string, message: string, options: { transient: boolean; cause?: unknown }) {
+  /** Already told to the user (a condition in status): a retry is expected, not an incident. */
+  readonly reported: boolean;
+  constructor(
+    code: string,
+    message: string,
+    options: { transient: boolean; cause?: unknown; reported?: boolean },
+  ) {
     super(message, { cause: options.cause });
     this.name = 'HooklineError';
     this.code = code;
     this.transient = options.transient;
+    this.reported = options.reported ?? false;
   }
+}
+
+/** A transient condition already written to the object's status, retried with backoff. */
+export function reportedCondition(code: string, message: string): HooklineError {
+  return new HooklineError(code, message, { transient: true, reported: true });
 }
 
 export function transient(code: string, message: string, cause?: unknown): HooklineError {
