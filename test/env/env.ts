@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { envConfig, versions, type EnvConfig } from './config.ts';
 import { kafkaHealthy, startKafka, stopKafka, type KafkaState } from './kafka.ts';
-import { kubeHealthy, startKube, stopKube, type KubeState } from './kube.ts';
+import { interruptApiServer, kubeHealthy, startKube, stopKube, type KubeState } from './kube.ts';
 import { obtainAll, type Binaries } from './obtain.ts';
 import { rabbitHealthy, restartRabbit, startRabbit, stopRabbit, type RabbitState } from './rabbitmq.ts';
 
@@ -221,4 +221,14 @@ export async function restartRabbitMq(config: EnvConfig = envConfig()): Promise<
   const state = readState(config);
   if (!state?.rabbitmq || !state.binaries) throw new Error('the test environment is not up');
   writeState(config, { ...state, rabbitmq: await restartRabbit(config, state.binaries, state.rabbitmq) });
+}
+
+/** Takes the Kubernetes API away for `outageMs` (etcd keeps its data), for tests of what survives. */
+export async function interruptKubeApi(outageMs: number, config: EnvConfig = envConfig()): Promise<void> {
+  const state = readState(config);
+  if (!state?.kube || !state.binaries) throw new Error('the test environment is not up');
+  writeState(config, {
+    ...state,
+    kube: await interruptApiServer(config, state.binaries, state.kube, outageMs),
+  });
 }

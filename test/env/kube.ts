@@ -206,6 +206,25 @@ export async function startKube(config: EnvConfig, bin: Binaries): Promise<KubeS
   });
 
   const server = `https://127.0.0.1:${ports.apiServer}`;
+  const kubeconfig = path.join(stateDir, 'kubeconfig');
+  writeKubeconfig(kubeconfig, server, pki);
+  try {
+    const apiServerPid = await startApiServer(config, bin, pki, etcdUrl, server);
+    return { etcdPid, apiServerPid, server, kubeconfig };
+  } catch (error) {
+    await stopDaemon(etcdPid);
+    throw error;
+  }
+}
+
+async function startApiServer(
+  config: EnvConfig,
+  bin: Binaries,
+  pki: Pki,
+  etcdUrl: string,
+  server: string,
+): Promise<number> {
+  const { ports, stateDir } = config;
   const apiLog = path.join(stateDir, 'kube-apiserver.log');
   const apiServerPid = startDaemon({
     command: bin.kubeApiServer,
@@ -227,8 +246,6 @@ export async function startKube(config: EnvConfig, bin: Binaries): Promise<KubeS
     ],
     logFile: apiLog,
   });
-  const kubeconfig = path.join(stateDir, 'kubeconfig');
-  writeKubeconfig(kubeconfig, server, pki);
   try {
     await waitUntil(() => apiServerReady(server, pki), {
       what: 'kube-apiserver',
@@ -238,10 +255,29 @@ export async function startKube(config: EnvConfig, bin: Binaries): Promise<KubeS
     });
   } catch (error) {
     await stopDaemon(apiServerPid);
-    await stopDaemon(etcdPid);
     throw error;
   }
-  return { etcdPid, apiServerPid, server, kubeconfig };
+  return apiServerPid;
+}
+
+/** Stops kube-apiserver (etcd keeps the data), waits `outageMs`, and starts it again: an API outage. */
+export async function interruptApiServer(
+  config: EnvConfig,
+  bin: Binaries,
+  state: KubeState,
+  outageMs: number,
+): Promise<KubeState> {
+  await stopDaemon(state.apiServerPid);
+  await new Promise((resolve) => setTimeout(resolve, outageMs));
+  const pki = pkiPaths(path.join(config.stateDir, 'pki'));
+  const apiServerPid = await startApiServer(
+    config,
+    bin,
+    pki,
+    `http://127.0.0.1:${config.ports.etcdClient}`,
+    state.server,
+  );
+  return { ...state, apiServerPid };
 }
 
 export async function stopKube(state: KubeState): Promise<void> {

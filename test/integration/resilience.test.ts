@@ -4,7 +4,7 @@
 // other's counts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { restartRabbitMq } from '../env/env.ts';
+import { interruptKubeApi, restartRabbitMq } from '../env/env.ts';
 import { freshNamespace, testEnv } from '../env/handles.ts';
 import { publishEvents } from '../fixtures/broker.ts';
 import {
@@ -195,6 +195,48 @@ spec:
     assert.ok(
       rate <= 2.5,
       `${writes} writes in ${seconds.toFixed(1)} s: more than about one per second per replica`,
+    );
+  });
+
+  it('keeps delivering while the Kubernetes API is unreachable, and writes the counts once it is back', async () => {
+    const read = async () =>
+      ((await getObject(namespace, 'webhooks', 'books'))!.status as { deliveries: { succeeded: number } })
+        .deliveries.succeeded;
+    let last = '';
+    await eventually(
+      'the previous stream to settle',
+      async () => {
+        const now = `${receiver.requests.length}/${await read()}`;
+        const settled = now === last;
+        last = now;
+        return settled;
+      },
+      { timeoutMs: 60_000, intervalMs: 2000 },
+    );
+    const before = await read();
+    const requestsBefore = receiver.requests.length;
+    receiver.respondWith(answer.status(200));
+
+    const outage = interruptKubeApi(8000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await publishEvents(exchange, events('outage', 2000));
+    await eventually(
+      '2,000 events delivered during the outage',
+      () => distinctIds(receiver, 'outage').size === 2000 || undefined,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      },
+    );
+    const deliveredDuringOutage = receiver.requests.length - requestsBefore;
+    await outage;
+    await eventually(
+      'the counts written once the API is back',
+      async () => ((await read()) - before === receiver.requests.length - requestsBefore ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    process.stderr.write(
+      `[api outage] ${deliveredDuringOutage} deliveries made while the API was down; status caught up after it returned\n`,
     );
   });
 });
