@@ -16,53 +16,48 @@ interface Metric {
   render(): string[];
 }
 
-export class Counter implements Metric {
-  readonly type = 'counter';
-  readonly #values = new Map<string, number>();
+/** Named series of plain numbers, one per label set: what counters and gauges share. */
+abstract class Series implements Metric {
+  abstract readonly type: 'counter' | 'gauge';
+  protected readonly values = new Map<string, number>();
   readonly name: string;
   readonly help: string;
   constructor(name: string, help: string) {
     this.name = name;
     this.help = help;
   }
+  get(labels: Labels = {}): number {
+    return this.values.get(labelKey(labels)) ?? 0;
+  }
+  render(): string[] {
+    return [...this.values].map(([key, value]) => `${this.name}${key ? `{${key}}` : ''} ${value}`);
+  }
+}
+
+export class Counter extends Series {
+  readonly type = 'counter';
   inc(labels: Labels = {}, by = 1): void {
     const key = labelKey(labels);
-    this.#values.set(key, (this.#values.get(key) ?? 0) + by);
-  }
-  get(labels: Labels = {}): number {
-    return this.#values.get(labelKey(labels)) ?? 0;
+    this.values.set(key, (this.values.get(key) ?? 0) + by);
   }
   /** A handle on one series, for hot paths: the label key is computed once. */
   bind(labels: Labels): { inc(by?: number): void } {
     const key = labelKey(labels);
-    return { inc: (by = 1) => void this.#values.set(key, (this.#values.get(key) ?? 0) + by) };
-  }
-  render(): string[] {
-    return [...this.#values].map(([key, value]) => `${this.name}${key ? `{${key}}` : ''} ${value}`);
+    return { inc: (by = 1) => void this.values.set(key, (this.values.get(key) ?? 0) + by) };
   }
 }
 
-export class Gauge implements Metric {
+export class Gauge extends Series {
   readonly type = 'gauge';
-  readonly #values = new Map<string, number>();
-  readonly name: string;
-  readonly help: string;
-  constructor(name: string, help: string) {
-    this.name = name;
-    this.help = help;
-  }
   set(labels: Labels, value: number): void {
-    this.#values.set(labelKey(labels), value);
+    this.values.set(labelKey(labels), value);
   }
   delete(labels: Labels): void {
-    this.#values.delete(labelKey(labels));
+    this.values.delete(labelKey(labels));
   }
   bind(labels: Labels): { set(value: number): void } {
     const key = labelKey(labels);
-    return { set: (value) => void this.#values.set(key, value) };
-  }
-  render(): string[] {
-    return [...this.#values].map(([key, value]) => `${this.name}${key ? `{${key}}` : ''} ${value}`);
+    return { set: (value) => void this.values.set(key, value) };
   }
 }
 
