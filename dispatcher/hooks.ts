@@ -36,26 +36,13 @@ export interface HookConfig {
 
 export type Resolved = { ok: true; config: HookConfig } | { ok: false; reason: string };
 
-async function entry(secrets: SecretReader, name: string, key: string, field: string): Promise<string> {
-  const data = await secrets.read(name);
-  if (!data) throw new Error(`${field}: Secret ${name} does not exist`);
-  const value = data[key];
-  if (value === undefined) throw new Error(`${field}: Secret ${name} has no key "${key}"`);
-  return value;
-}
-
 async function authConfig(spec: WebhookSpec, secrets: SecretReader): Promise<AuthConfig | undefined> {
   const { auth } = spec;
   if (!auth) return undefined;
   if (auth.jwt) {
     return {
       kind: 'jwt',
-      secret: await entry(
-        secrets,
-        auth.jwt.secretRef.name,
-        auth.jwt.secretRef.key,
-        'spec.auth.jwt.secretRef',
-      ),
+      secret: await secrets.entry(auth.jwt.secretRef.name, auth.jwt.secretRef.key, 'spec.auth.jwt.secretRef'),
       expirationMs: parseDuration(auth.jwt.expiration) ?? 30_000,
       header: auth.jwt.header,
     };
@@ -63,8 +50,7 @@ async function authConfig(spec: WebhookSpec, secrets: SecretReader): Promise<Aut
   if (auth.apiKey) {
     return {
       kind: 'apiKey',
-      key: await entry(
-        secrets,
+      key: await secrets.entry(
         auth.apiKey.secretRef.name,
         auth.apiKey.secretRef.key,
         'spec.auth.apiKey.secretRef',
@@ -76,15 +62,14 @@ async function authConfig(spec: WebhookSpec, secrets: SecretReader): Promise<Aut
     const { name, usernameKey, passwordKey } = auth.basic.secretRef;
     return {
       kind: 'basic',
-      username: await entry(secrets, name, usernameKey, 'spec.auth.basic.secretRef'),
-      password: await entry(secrets, name, passwordKey, 'spec.auth.basic.secretRef'),
+      username: await secrets.entry(name, usernameKey, 'spec.auth.basic.secretRef'),
+      password: await secrets.entry(name, passwordKey, 'spec.auth.basic.secretRef'),
     };
   }
   if (auth.bearer)
     return {
       kind: 'bearer',
-      token: await entry(
-        secrets,
+      token: await secrets.entry(
         auth.bearer.secretRef.name,
         auth.bearer.secretRef.key,
         'spec.auth.bearer.secretRef',
@@ -98,15 +83,14 @@ async function signingSecrets(webhook: Webhook, secrets: SecretReader): Promise<
   if (scheme === 'none') return [];
   if (!secretRef)
     return [
-      await entry(
-        secrets,
+      await secrets.entry(
         signingSecretName(webhook.metadata.name),
         defaultSecretKey(scheme),
         'spec.signing (generated)',
       ),
     ];
   const keys = secretRef.keys ?? [secretRef.key ?? defaultSecretKey(scheme)];
-  return Promise.all(keys.map((key) => entry(secrets, secretRef.name, key, 'spec.signing.secretRef')));
+  return Promise.all(keys.map((key) => secrets.entry(secretRef.name, key, 'spec.signing.secretRef')));
 }
 
 export interface ResolveInput {

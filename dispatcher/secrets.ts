@@ -26,6 +26,15 @@ export class SecretReader {
     return this.#cache.get(name)?.data;
   }
 
+  /** One entry of a Secret; the error names the field that refers to it. */
+  async entry(name: string, key: string, field: string): Promise<string> {
+    const data = await this.read(name);
+    if (!data) throw new Error(`${field}: Secret ${name} does not exist`);
+    const value = data[key];
+    if (value === undefined) throw new Error(`${field}: Secret ${name} has no key "${key}"`);
+    return value;
+  }
+
   async #fetch(name: string): Promise<boolean> {
     const path = resourcePath({
       group: '',

@@ -17,8 +17,8 @@ import type { DispatcherMetrics } from '../metrics.ts';
 import type { StatusWriter } from '../status/writer.ts';
 import { eventMeta, HEADER, type EventMeta } from './event.ts';
 import type { HttpClient } from './http.ts';
-import { buildPayload } from './payload.ts';
 import { decide, type Decision } from './policy.ts';
+import { attemptRequest } from './request.ts';
 import { TokenBucket } from './rate-limit.ts';
 
 export interface WorkerDeps {
@@ -264,37 +264,11 @@ export class HookWorker {
     }
 
     const started = now();
-    const payload = buildPayload(config.spec.payload.format, {
-      id: meta.id,
-      type: meta.type,
-      source: config.eventSource,
-      time: new Date(meta.firstSeen),
-      body: delivery.body,
-      json,
-    });
-    const idHeader: Record<string, string> =
-      config.spec.signing.scheme === 'standard-webhooks' || config.spec.signing.scheme === 'ed25519'
-        ? {}
-        : { 'Hookline-Event-Id': meta.id };
-    const headers = {
-      ...config.spec.headers,
-      ...payload.headers,
-      'user-agent': 'Hookline/0.1',
-      'Hookline-Event-Type': meta.type,
-      'Hookline-Attempt': String(meta.attempt),
-      ...idHeader,
-      ...(await config.authenticate(started)),
-      ...config.signer({
-        id: meta.id,
-        timestamp: Math.floor(started.getTime() / 1000),
-        body: payload.body,
-        url: config.url,
-      }),
-    };
+    const request = await attemptRequest(config, meta, { body: delivery.body, json }, started);
     const result = await this.#d.http.send({
       url: config.url,
-      headers,
-      body: payload.body,
+      headers: request.headers,
+      body: request.body,
       requestTimeoutMs: config.requestTimeoutMs,
     });
     this.#series.seconds.observe(result.durationMs / 1000);

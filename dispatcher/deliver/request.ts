@@ -1,0 +1,48 @@
+// The HTTP request of one attempt to one Webhook: the payload in the Webhook's format, the
+// static headers, the event id, type and attempt number, authentication and signatures.
+// Shared by queued deliveries and the synchronous Before gate.
+import type { HookConfig } from '../hooks.ts';
+import type { EventMeta } from './event.ts';
+import { buildPayload } from './payload.ts';
+
+export interface AttemptRequest {
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export async function attemptRequest(
+  config: HookConfig,
+  meta: EventMeta,
+  event: { body: Buffer; json: unknown },
+  started: Date,
+): Promise<AttemptRequest> {
+  const payload = buildPayload(config.spec.payload.format, {
+    id: meta.id,
+    type: meta.type,
+    source: config.eventSource,
+    time: new Date(meta.firstSeen),
+    body: event.body,
+    json: event.json,
+  });
+  // Standard Webhooks and ed25519 carry the id in webhook-id already.
+  const idHeader: Record<string, string> =
+    config.spec.signing.scheme === 'standard-webhooks' || config.spec.signing.scheme === 'ed25519'
+      ? {}
+      : { 'Hookline-Event-Id': meta.id };
+  const headers = {
+    ...config.spec.headers,
+    ...payload.headers,
+    'user-agent': 'Hookline/0.1',
+    'Hookline-Event-Type': meta.type,
+    'Hookline-Attempt': String(meta.attempt),
+    ...idHeader,
+    ...(await config.authenticate(started)),
+    ...config.signer({
+      id: meta.id,
+      timestamp: Math.floor(started.getTime() / 1000),
+      body: payload.body,
+      url: config.url,
+    }),
+  };
+  return { headers, body: payload.body };
+}
