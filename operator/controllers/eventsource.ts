@@ -2,7 +2,7 @@
 // exchange of kafka and http sources, and a status that says whether all of it is in place.
 import { EventSource } from '../api/v1alpha1/eventsource.ts';
 import { validate } from '../api/validate.ts';
-import { ingestExchangeName } from '../rabbit/topology.ts';
+import { ingestDeadLetterQueueName, ingestExchangeName } from '../rabbit/topology.ts';
 import { setCondition } from '../runtime/conditions.ts';
 import {
   awaitChange,
@@ -171,6 +171,7 @@ export class EventSourceController implements Controller<RawObject> {
         }
       } else {
         await admin.assertExchange(ingestExchangeName(namespace, source.metadata.name), 'topic');
+        await admin.assertQueue(ingestDeadLetterQueueName(namespace, source.metadata.name));
       }
     } catch (error) {
       if (error instanceof HooklineError)
@@ -283,9 +284,11 @@ export class EventSourceController implements Controller<RawObject> {
           : undefined;
       if (uri?.ok) {
         try {
-          await (await brokers.admin(uri.value)).deleteExchange(ingestExchangeName(namespace, name));
+          const admin = await brokers.admin(uri.value);
+          await admin.deleteExchange(ingestExchangeName(namespace, name));
+          await admin.deleteQueue(ingestDeadLetterQueueName(namespace, name));
         } catch (error) {
-          rc.logger.warn({ err: errorMessage(error) }, 'Could not delete the ingest exchange; leaving it');
+          rc.logger.warn({ err: errorMessage(error) }, 'Could not delete the ingest exchange and dead-letter queue; leaving them');
         }
       }
     }

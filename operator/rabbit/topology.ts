@@ -35,6 +35,15 @@ export function ingestExchangeName(namespace: string, source: string): string {
   return `hookline.${namespace}.${source}`;
 }
 
+/**
+ * Where a kafka or http source's ingest puts the records it cannot turn into events (not
+ * JSON, too large, no event type), with their reason. A prefix of its own, so that no
+ * Webhook's queue name can collide with it.
+ */
+export function ingestDeadLetterQueueName(namespace: string, source: string): string {
+  return `hookline-ingest.${namespace}.${source}.dlq`;
+}
+
 export function webhookTopology(input: {
   namespace: string;
   webhook: string;
