@@ -13,6 +13,13 @@ import { SecretReader } from './secrets.ts';
 import { loadDispatcherSettings } from './settings.ts';
 import { StatusWriter } from './status/writer.ts';
 import { Supervisor } from './supervisor.ts';
+import { BeforeGate } from './gate.ts';
+import { HttpIngest } from './ingest/http.ts';
+import { KafkaIngest } from './ingest/kafka.ts';
+import { kafkajsConsume } from './ingest/kafka-client.ts';
+import { KafkaSwitch } from './ingest/kafka-switch.ts';
+import type { EventSourceSpec } from '../operator/api/v1alpha1/eventsource.ts';
+import { ingestDeadLetterQueueName, ingestExchangeName } from '../operator/rabbit/topology.ts';
 
 export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const settings = loadDispatcherSettings(argv, env);
@@ -32,6 +39,8 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
   );
   // The writer reads the supervisor's cache; the supervisor needs the writer: tie the knot.
   const follow: { supervisor?: Supervisor } = {};
+  const secrets = new SecretReader(client, settings.namespace, logger);
+  const sourceChanges: { listener?: (spec: EventSourceSpec | undefined) => void } = {};
   const status = new StatusWriter({
     client,
     namespace: settings.namespace,
@@ -46,7 +55,8 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     source: settings.source,
     session,
     status,
-    secrets: new SecretReader(client, settings.namespace, logger),
+    secrets,
+    onSourceChange: (spec) => sourceChanges.listener?.(spec),
     addresses: addressPolicy(settings.allowedCidrs),
     allowHttpUrls: settings.allowHttpUrls,
     metrics,
@@ -55,11 +65,66 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
   });
   follow.supervisor = supervisor;
 
+  const target = {
+    exchange: ingestExchangeName(settings.namespace, settings.source),
+    deadLetterQueue: ingestDeadLetterQueueName(settings.namespace, settings.source),
+  };
+  const ingestLabels = { namespace: settings.namespace, source: settings.source };
+  const kafka = new KafkaSwitch({
+    build: (spec) =>
+      new KafkaIngest({
+        namespace: settings.namespace,
+        source: settings.source,
+        spec,
+        session,
+        target,
+        secrets,
+        consume: kafkajsConsume,
+        counters: {
+          accepted: (n) => metrics.ingested.inc({ ...ingestLabels, path: 'kafka', outcome: 'accepted' }, n),
+          deadLettered: (n) =>
+            metrics.ingested.inc({ ...ingestLabels, path: 'kafka', outcome: 'dead_lettered' }, n),
+        },
+        logger: logger.child({ ingest: 'kafka' }),
+      }),
+    logger,
+  });
+  sourceChanges.listener = (spec) => kafka.follow(spec);
+  const gate = new BeforeGate({
+    hooks: () => supervisor.beforeHooks(),
+    status,
+    logger,
+    onVerdict: (verdict) =>
+      metrics.gateVerdicts.inc({
+        namespace: settings.namespace,
+        webhook: verdict.webhook,
+        verdict: verdict.allowed ? 'allowed' : 'denied',
+      }),
+  });
+  const ingest = new HttpIngest({
+    namespace: settings.namespace,
+    source: settings.source,
+    spec: () => supervisor.sourceSpec,
+    session,
+    target,
+    secrets,
+    gate,
+    counters: {
+      request: (route, code) => {
+        metrics.ingestRequests.inc({ ...ingestLabels, route, code: String(code) });
+        if (route === 'events' && code === 202)
+          metrics.ingested.inc({ ...ingestLabels, path: 'http', outcome: 'accepted' });
+      },
+    },
+    logger: logger.child({ ingest: 'http' }),
+  });
+
   let stopping = false;
   const server = http.createServer((req, res) => {
+    if (ingest.handle(req, res)) return;
     if (req.url === '/healthz') return res.writeHead(200).end('ok');
     if (req.url === '/readyz') {
-      const ready = !stopping && session.connected && supervisor.synced;
+      const ready = !stopping && session.connected && supervisor.synced && kafka.ready;
       return res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'not ready');
     }
     if (req.url === '/metrics') {
@@ -86,6 +151,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
   });
   stopping = true;
   logger.info('Shutting down: finishing deliveries in hand');
+  await kafka.stop();
   await supervisor.stop();
   await status.stop();
   await session.close();

@@ -17,6 +17,18 @@ export function dispatcherMetrics() {
     inFlight: registry.gauge('hookline_deliveries_in_flight', 'Deliveries in progress per Webhook.'),
     workers: registry.gauge('hookline_webhook_workers', 'Webhooks being delivered to by this replica.'),
     statusWrites: registry.counter('hookline_status_writes_total', 'Webhook status writes.'),
+    ingested: registry.counter(
+      'hookline_ingest_events_total',
+      'Events taken in from Kafka or HTTP by outcome (accepted, dead_lettered).',
+    ),
+    ingestRequests: registry.counter(
+      'hookline_ingest_requests_total',
+      'HTTP ingest requests by route (events, before) and status code.',
+    ),
+    gateVerdicts: registry.counter(
+      'hookline_gate_verdicts_total',
+      'Before hook calls by Webhook and verdict (allowed, denied).',
+    ),
   };
 }
 

@@ -2,7 +2,7 @@
 // worker per deliverable Webhook: started when one appears, restarted when its Webhook,
 // policy or Secrets change, stopped when it is deleted, suspended or disabled.
 import type { Logger } from 'pino';
-import { EventSource } from '../operator/api/v1alpha1/eventsource.ts';
+import { EventSource, type EventSourceSpec } from '../operator/api/v1alpha1/eventsource.ts';
 import { validate } from '../operator/api/validate.ts';
 import type { RawObject } from '../operator/controllers/context.ts';
 import { policyOf, sourceOf } from '../operator/references.ts';
@@ -15,6 +15,7 @@ import type { BrokerSession } from './broker/session.ts';
 import type { AddressPolicy } from './deliver/address-policy.ts';
 import { HttpClient } from './deliver/http.ts';
 import { HookWorker } from './deliver/worker.ts';
+import type { BeforeHook } from './gate.ts';
 import { resolveHook } from './hooks.ts';
 import type { DispatcherMetrics } from './metrics.ts';
 import type { SecretReader } from './secrets.ts';
@@ -33,6 +34,8 @@ export interface SupervisorOptions {
   recorder: EventRecorder;
   logger: Logger;
   secretRefreshMs?: number;
+  /** Called when the EventSource's spec changed (and once it is first known). */
+  onSourceChange?: (spec: EventSourceSpec | undefined) => void;
 }
 
 interface Running {
@@ -47,6 +50,10 @@ export class Supervisor {
   readonly #policies: Informer<RawObject>;
   readonly #sources: Informer<RawObject>;
   readonly #running = new Map<string, Running>();
+  /** Before hooks, called by the gate rather than fed from a queue. */
+  readonly #before = new Map<string, { hook: BeforeHook; inputs: string }>();
+  #sourceSpec: EventSourceSpec | undefined;
+  #sourceJson = '';
   /** One pooled HTTP client per connect timeout, shared by the workers that use it. */
   readonly #clients = new Map<number, HttpClient>();
   /** Bumped when a re-read Secret changed, so that every worker is resolved again. */
@@ -92,6 +99,16 @@ export class Supervisor {
     return [...this.#running.keys()];
   }
 
+  /** The EventSource's spec as last seen, once it is valid. */
+  get sourceSpec(): EventSourceSpec | undefined {
+    return this.#sourceSpec;
+  }
+
+  /** The Before hooks of this source that can be called now. */
+  beforeHooks(): BeforeHook[] {
+    return [...this.#before.values()].map((entry) => entry.hook);
+  }
+
   async start(): Promise<void> {
     for (const informer of [this.#webhooks, this.#policies, this.#sources]) informer.start();
     await Promise.all([this.#webhooks, this.#policies, this.#sources].map((i) => i.waitForSync()));
@@ -127,10 +144,17 @@ export class Supervisor {
     const rawSource = this.#sources.get(`${namespace}/${source}`);
     const parsedSource = rawSource ? validate(EventSource, rawSource) : undefined;
     const sourceSpec = parsedSource?.ok ? parsedSource.value.spec : undefined;
+    const sourceJson = JSON.stringify(sourceSpec ?? null);
+    if (sourceJson !== this.#sourceJson) {
+      this.#sourceJson = sourceJson;
+      this.#sourceSpec = sourceSpec;
+      this.#o.onSourceChange?.(sourceSpec);
+    }
     const exchange = sourceSpec?.rabbitmq?.exchange ?? ingestExchangeName(namespace, source);
     const maxEventBytes = sourceSpec?.dispatcher.maxEventBytes ?? 1024 * 1024;
 
     const wanted = new Map<string, RawObject>();
+    const before = new Map<string, RawObject>();
     for (const webhook of this.#webhooks.list()) {
       const spec = webhook.spec as { phase?: string; suspend?: boolean } | undefined;
       const status = webhook.status as { disabled?: boolean } | undefined;
@@ -139,9 +163,11 @@ export class Supervisor {
       const disabledHere =
         this.#disabledHere.has(webhook.metadata.name) &&
         this.#disabledHere.get(webhook.metadata.name) === webhook.metadata.generation;
-      if (spec?.phase === 'Before' || spec?.suspend || status?.disabled || disabledHere) continue;
-      wanted.set(webhook.metadata.name, webhook);
+      if (spec?.suspend || status?.disabled || disabledHere) continue;
+      if (spec?.phase === 'Before') before.set(webhook.metadata.name, webhook);
+      else wanted.set(webhook.metadata.name, webhook);
     }
+    await this.#syncBefore(before, rawSource?.metadata.resourceVersion ?? '-', exchange, maxEventBytes);
     for (const [name, running] of this.#running) {
       if (!wanted.has(name))
         await this.#stopWorker(
@@ -193,6 +219,36 @@ export class Supervisor {
       );
     }
     this.#o.metrics.workers.set({ namespace }, this.#running.size);
+  }
+
+  /** Before hooks are resolved like the others, but kept for the gate instead of given a worker. */
+  async #syncBefore(
+    wanted: Map<string, RawObject>,
+    sourceVersion: string,
+    sourceExchange: string,
+    maxEventBytes: number,
+  ): Promise<void> {
+    for (const name of this.#before.keys()) if (!wanted.has(name)) this.#before.delete(name);
+    for (const [name, raw] of wanted) {
+      const inputs = this.#inputsOf(raw, sourceVersion);
+      if (this.#before.get(name)?.inputs === inputs) continue;
+      const resolved = await resolveHook({
+        raw,
+        policies: this.#policies,
+        secrets: this.#o.secrets,
+        sourceExchange,
+        maxEventBytes,
+      });
+      if (!resolved.ok || (resolved.config.url.protocol === 'http:' && !this.#o.allowHttpUrls)) {
+        this.#before.delete(name);
+        const reason = resolved.ok ? 'plain http is not allowed' : resolved.reason;
+        this.#o.logger.warn({ webhook: name, reason }, 'Not calling Before hook');
+        continue;
+      }
+      const { config } = resolved;
+      this.#before.set(name, { hook: { config, http: this.#httpClient(config.connectTimeoutMs) }, inputs });
+      this.#o.logger.info({ webhook: name, events: config.spec.events }, 'Calling Before hook at the gate');
+    }
   }
 
   #httpClient(connectTimeoutMs: number): HttpClient {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Delivery } from '../broker/session.ts';
-import { compileMatch, eventMeta, HEADER, pointer } from './event.ts';
+import { compileMatch, eventMeta, HEADER, pointer, topicMatches } from './event.ts';
 
 const delivery = (
   body: string,
@@ -82,4 +82,27 @@ describe('compileMatch', () => {
     it(`${JSON.stringify(match)} on ${JSON.stringify(document)} → ${expected}`, () =>
       assert.equal(compileMatch(match)(document), expected));
   }
+});
+
+describe('topicMatches (RabbitMQ topic semantics)', () => {
+  const cases: [string, string, boolean][] = [
+    ['app.created', 'app.created', true],
+    ['app.created', 'app.updated', false],
+    ['app.*', 'app.created', true],
+    ['app.*', 'app', false],
+    ['app.*', 'app.created.extra', false],
+    ['*.created', 'plan.created', true],
+    ['#', 'anything.at.all', true],
+    ['#', 'single', true],
+    ['plan.#', 'plan', true],
+    ['plan.#', 'plan.a.b', true],
+    ['#.deleted', 'access-token.deleted', true],
+    ['#.deleted', 'access-token.updated', false],
+    ['a.#.z', 'a.z', true],
+    ['a.#.z', 'a.b.c.z', true],
+    ['a.#.z', 'a.b.c', false],
+    ['transaction_created', 'transaction_created', true],
+  ];
+  for (const [pattern, key, expected] of cases)
+    it(`${pattern} vs ${key} → ${expected}`, () => assert.equal(topicMatches(pattern, key), expected));
 });

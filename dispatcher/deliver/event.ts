@@ -78,3 +78,23 @@ export function compileMatch(match: Record<string, unknown> | undefined): Matche
       return allowed.some((value) => value === actual);
     });
 }
+
+/**
+ * Whether a routing key matches a Webhook's `events` pattern, as a RabbitMQ topic binding
+ * would: words separated by dots, `*` one word, `#` zero or more words.
+ */
+export function topicMatches(pattern: string, routingKey: string): boolean {
+  const want = pattern.split('.');
+  const have = routingKey.split('.');
+  const match = (p: number, k: number): boolean => {
+    if (p === want.length) return k === have.length;
+    const word = want[p]!;
+    if (word === '#') {
+      for (let skip = k; skip <= have.length; skip++) if (match(p + 1, skip)) return true;
+      return false;
+    }
+    if (k === have.length) return false;
+    return (word === '*' || word === have[k]) && match(p + 1, k + 1);
+  };
+  return match(0, 0);
+}

@@ -98,3 +98,24 @@ describe('combine', () => {
     assert.equal(combine(a, b).failuresSinceSuccess, 2);
   });
 });
+
+describe('Before gate verdicts', () => {
+  it('counts an allowed call as delivered and a denied one as failed', () => {
+    const delta = emptyDelta();
+    const base = { time: '2026-01-01T00:00:00Z', eventId: 'e', eventType: 'app.created', attempt: 1 };
+    recordAttempt(delta, { ...base, outcome: 'Allowed', statusCode: 200 });
+    recordAttempt(delta, {
+      ...base,
+      outcome: 'Denied',
+      statusCode: 403,
+      error: 'HTTP 403 (expected HTTP 200)',
+    });
+    assert.equal(delta.succeeded, 1);
+    assert.equal(delta.failed, 1);
+    assert.equal(delta.retried, 0);
+    assert.equal(delta.failuresSinceSuccess, 1);
+    const status = applyDelta(undefined, delta);
+    assert.equal(status.recentAttempts?.[0]?.outcome, 'Denied');
+    assert.equal(status.lastAttempt?.statusCode, 403);
+  });
+});

@@ -61,9 +61,11 @@ export function recordAttempt(delta: Delta, record: AttemptRecord): void {
   delta.attemptsLog.push(record);
   if (delta.attemptsLog.length > RECENT_ATTEMPTS) delta.attemptsLog.shift();
   switch (record.outcome) {
+    // A Before hook that answered its expected status counts as delivered; one that did
+    // not (another status, a timeout) as failed: DELIVERED and FAILED tell the truth for both phases.
     case 'Succeeded':
     case 'Allowed':
-      if (record.outcome === 'Succeeded') delta.succeeded++;
+      delta.succeeded++;
       delta.sawSuccess = true;
       delta.failuresSinceSuccess = 0;
       delta.lastSuccessTime = record.time;
@@ -75,7 +77,7 @@ export function recordAttempt(delta: Delta, record: AttemptRecord): void {
     case 'Failed':
     case 'DeadLettered':
     case 'Denied':
-      if (record.outcome !== 'Denied') delta.failed++;
+      delta.failed++;
       if (record.deadLettered) delta.deadLettered++;
       delta.failuresSinceSuccess++;
       return;

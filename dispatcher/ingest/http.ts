@@ -1,0 +1,243 @@
+// HTTP ingest for an `http` EventSource, served by the dispatcher behind the source's
+// Service:
+//   POST /v1/events         an event for the After hooks: 202 with its id once the broker
+//                           confirmed it; an Idempotency-Key makes a retry safe.
+//   POST /v1/events/before  the Before gate: 200 {"allowed": true} or 409 with the denials.
+// Both need a bearer token from the source's Secret and a JSON body no larger than
+// maxEventBytes; every refusal is a JSON body naming the problem.
+import type http from 'node:http';
+import type { Logger } from 'pino';
+import type { EventSourceSpec } from '../../operator/api/v1alpha1/eventsource.ts';
+import { errorMessage } from '../../operator/runtime/errors.ts';
+import type { BrokerSession } from '../broker/session.ts';
+import type { BeforeGate } from '../gate.ts';
+import type { SecretReader } from '../secrets.ts';
+import { IdempotencyCache, type Accepted } from './idempotency.ts';
+import { idFromKey, intake, newEventId } from './intake.ts';
+import { publishEvent, type IngestTarget } from './publish.ts';
+import { bearerToken, parseTokens, tokenAccepted } from './tokens.ts';
+
+export const EVENTS_PATH = '/v1/events';
+export const BEFORE_PATH = '/v1/events/before';
+
+export interface HttpIngestCounters {
+  request(route: 'events' | 'before', status: number): void;
+}
+
+export interface HttpIngestOptions {
+  namespace: string;
+  source: string;
+  /** The source's spec as last seen; undefined until it is known. */
+  spec: () => EventSourceSpec | undefined;
+  session: BrokerSession;
+  target: IngestTarget;
+  secrets: SecretReader;
+  gate: BeforeGate;
+  counters: HttpIngestCounters;
+  logger: Logger;
+  idempotency?: IdempotencyCache;
+  /** How long a request waits for the broker's confirm before answering 503. */
+  publishTimeoutMs?: number;
+}
+
+class Refused extends Error {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+function isJsonMediaType(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+}
+
+/** Reads the body up to `limit` bytes; a longer body is refused with 413 without reading the rest. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit)
+    return Promise.reject(
+      new Refused(413, `body of ${declared} bytes is larger than maxEventBytes (${limit})`),
+    );
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        // The rest is read and dropped, so that the producer can read the answer.
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new Refused(413, `body is larger than maxEventBytes (${limit})`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Refused(503, message, { 'retry-after': '1' })), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class HttpIngest {
+  readonly #o: HttpIngestOptions;
+  readonly #idempotency: IdempotencyCache;
+
+  constructor(options: HttpIngestOptions) {
+    this.#o = options;
+    this.#idempotency = options.idempotency ?? new IdempotencyCache();
+  }
+
+  /** Handles the request when it is for ingest; false when the path is not ingest's. */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const path = (req.url ?? '').split('?')[0];
+    const route = path === EVENTS_PATH ? 'events' : path === BEFORE_PATH ? 'before' : undefined;
+    if (!route) return false;
+    void this.#serve(route, req, res)
+      .then((status) => this.#o.counters.request(route, status))
+      .catch((error: unknown) => {
+        const status = error instanceof Refused ? error.status : 500;
+        const message = error instanceof Refused ? error.message : 'internal error';
+        if (!(error instanceof Refused))
+          this.#o.logger.error({ err: errorMessage(error), route }, 'Ingest request failed');
+        send(res, status, { error: message }, error instanceof Refused ? error.headers : {});
+        this.#o.counters.request(route, status);
+      });
+    return true;
+  }
+
+  async #serve(
+    route: 'events' | 'before',
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<number> {
+    if (req.method !== 'POST')
+      throw new Refused(405, `${req.method} is not allowed; use POST`, { allow: 'POST' });
+    const spec = this.#o.spec();
+    if (!spec) throw new Refused(503, 'the dispatcher is starting; retry', { 'retry-after': '1' });
+    if (!spec.http) throw new Refused(404, 'this EventSource is not an http source');
+    await this.#authenticate(req, spec.http.authSecretRef);
+    if (!isJsonMediaType(single(req.headers['content-type'])))
+      throw new Refused(
+        415,
+        `Content-Type must be application/json (or application/*+json), not "${single(req.headers['content-type']) ?? ''}"`,
+      );
+    const maxEventBytes = spec.dispatcher.maxEventBytes;
+    const body = await readBody(req, maxEventBytes);
+    const explicitType = single(req.headers['hookline-event-type']);
+    const result = intake({
+      body,
+      maxEventBytes,
+      rule: spec.eventType,
+      header: (name) => single(req.headers[name.toLowerCase()]),
+      ...(explicitType !== undefined ? { explicitType } : {}),
+    });
+    if (!result.ok) throw new Refused(result.kind === 'too-large' ? 413 : 400, result.reason);
+
+    const key = single(req.headers['idempotency-key']);
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
+      throw new Refused(400, 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+    const scope = `${this.#o.namespace}/${this.#o.source}/${route}`;
+    const id = key !== undefined ? idFromKey(scope, key) : newEventId();
+
+    if (route === 'before') {
+      const decision = await this.#o.gate.decide({ id, type: result.type, body, json: result.json });
+      const hooks = decision.verdicts.map(({ webhook, allowed, statusCode, durationMs }) => ({
+        webhook,
+        allowed,
+        durationMs,
+        ...(statusCode !== undefined ? { statusCode } : {}),
+      }));
+      if (decision.allowed) {
+        send(res, 200, { allowed: true, id, type: result.type, hooks });
+        return 200;
+      }
+      const denials = decision.verdicts
+        .filter((v) => !v.allowed)
+        .map(({ webhook, reason, statusCode }) => ({
+          webhook,
+          reason,
+          ...(statusCode !== undefined ? { statusCode } : {}),
+        }));
+      send(res, 409, { allowed: false, id, type: result.type, denials, hooks });
+      return 409;
+    }
+
+    const publish = () =>
+      publishEvent(this.#o.session, this.#o.target, {
+        id,
+        type: result.type,
+        body,
+        contentType: single(req.headers['content-type']),
+        origin: { 'x-hookline-ingest': 'http' },
+      }).then((): Accepted => ({ id, type: result.type }));
+    let outcome: Promise<Accepted>;
+    let replayed = false;
+    if (key === undefined) {
+      outcome = publish();
+    } else {
+      const lookup = this.#idempotency.lookup(key, body);
+      if (lookup.kind === 'mismatch')
+        throw new Refused(422, 'this Idempotency-Key was already used with a different body');
+      if (lookup.kind === 'replay') {
+        outcome = lookup.outcome;
+        replayed = true;
+      } else {
+        outcome = publish();
+        lookup.settle(outcome);
+      }
+    }
+    const accepted = await withTimeout(
+      outcome.catch((error: unknown) => {
+        this.#o.logger.warn({ err: errorMessage(error), eventId: id }, 'The broker did not confirm an event');
+        throw new Refused(503, 'the broker did not confirm the event; retry', { 'retry-after': '1' });
+      }),
+      this.#o.publishTimeoutMs ?? 10_000,
+      'the broker did not confirm the event in time; retry (with the same Idempotency-Key to avoid a duplicate)',
+    );
+    send(res, 202, accepted, replayed ? { 'idempotent-replayed': 'true' } : {});
+    return 202;
+  }
+
+  async #authenticate(req: http.IncomingMessage, ref: { name: string; key: string }): Promise<void> {
+    const challenge = { 'www-authenticate': 'Bearer realm="hookline"' };
+    const token = bearerToken(single(req.headers.authorization));
+    if (!token) throw new Refused(401, 'an Authorization: Bearer <token> header is required', challenge);
+    let tokens: Buffer[];
+    try {
+      tokens = parseTokens(await this.#o.secrets.entry(ref.name, ref.key, 'spec.http.authSecretRef'));
+    } catch (error) {
+      this.#o.logger.error({ err: errorMessage(error) }, 'Cannot read the ingest tokens');
+      throw new Refused(503, 'the ingest tokens cannot be read; see the dispatcher log', {
+        'retry-after': '5',
+      });
+    }
+    if (!tokenAccepted(token, tokens)) throw new Refused(401, 'the bearer token is not accepted', challenge);
+  }
+}

@@ -1,0 +1,100 @@
+// What both ingest paths (Kafka records, HTTP requests) make of an incoming body: a JSON
+// event with a type (the routing key) and a stable id, or the reason it cannot be one.
+// Pure.
+import crypto from 'node:crypto';
+import type { EventSourceSpec } from '../../operator/api/v1alpha1/eventsource.ts';
+import { pointer } from '../deliver/event.ts';
+
+export type TypeRule = NonNullable<EventSourceSpec['eventType']>;
+
+/** Why an input is not an event: each maps to an HTTP status and a dead-letter reason. */
+export type Refusal =
+  | { kind: 'too-large'; reason: string }
+  | { kind: 'not-json'; reason: string }
+  | { kind: 'no-type'; reason: string };
+
+export type Intake = { ok: true; json: unknown; type: string } | ({ ok: false } & Refusal);
+
+export interface IntakeInput {
+  body: Buffer;
+  maxEventBytes: number;
+  rule: TypeRule | undefined;
+  /** Looks up a header (Kafka record header or HTTP request header), case as the source keeps it. */
+  header: (name: string) => string | undefined;
+  /** An event type the producer set explicitly (HTTP `Hookline-Event-Type`); wins over the rule. */
+  explicitType?: string;
+}
+
+/** RabbitMQ refuses routing keys over 255 bytes. */
+const MAX_TYPE_BYTES = 255;
+
+const DEFAULT_RULE: TypeRule = { template: '{/type}' };
+
+/** Evaluates `{/a}.{/b}`: every pointer must name a string, number or boolean. */
+export function renderTemplate(
+  template: string,
+  json: unknown,
+): { ok: true; value: string } | { ok: false; reason: string } {
+  let missing: string | undefined;
+  const value = template.replace(/\{(\/[^{}]*)\}/g, (_whole, path: string) => {
+    const found = pointer(json, path);
+    if (typeof found === 'string' || typeof found === 'number' || typeof found === 'boolean')
+      return String(found);
+    missing ??= path;
+    return '';
+  });
+  if (missing !== undefined)
+    return { ok: false, reason: `event type: ${missing} is missing or not a string, number or boolean` };
+  return { ok: true, value };
+}
+
+function checkType(type: string, from: string): { ok: true; value: string } | { ok: false; reason: string } {
+  if (type.length === 0) return { ok: false, reason: `event type: ${from} is empty` };
+  if (Buffer.byteLength(type) > MAX_TYPE_BYTES)
+    return { ok: false, reason: `event type: ${from} is longer than ${MAX_TYPE_BYTES} bytes` };
+  return { ok: true, value: type };
+}
+
+export function intake(input: IntakeInput): Intake {
+  const { body, maxEventBytes } = input;
+  if (body.length > maxEventBytes)
+    return {
+      ok: false,
+      kind: 'too-large',
+      reason: `event of ${body.length} bytes is larger than maxEventBytes (${maxEventBytes})`,
+    };
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    return { ok: false, kind: 'not-json', reason: `event is not valid JSON: ${(error as Error).message}` };
+  }
+  let type: { ok: true; value: string } | { ok: false; reason: string };
+  if (input.explicitType !== undefined) {
+    type = checkType(input.explicitType, 'the Hookline-Event-Type header');
+  } else {
+    const rule = input.rule ?? DEFAULT_RULE;
+    if (rule.header !== undefined) {
+      const value = input.header(rule.header);
+      type =
+        value === undefined
+          ? { ok: false, reason: `event type: header "${rule.header}" is missing` }
+          : checkType(value, `header "${rule.header}"`);
+    } else {
+      const rendered = renderTemplate(rule.template ?? '{/type}', json);
+      type = rendered.ok ? checkType(rendered.value, `template "${rule.template}"`) : rendered;
+    }
+  }
+  if (!type.ok) return { ok: false, kind: 'no-type', reason: type.reason };
+  return { ok: true, json, type: type.value };
+}
+
+/** A fresh event id, for events whose producer gave none. */
+export function newEventId(): string {
+  return `evt_${crypto.randomBytes(16).toString('base64url')}`;
+}
+
+/** The same id for the same key, every time: a producer's retry keeps its event id. */
+export function idFromKey(scope: string, key: string): string {
+  return `evt_${crypto.createHash('sha256').update(scope).update('\n').update(key).digest('base64url').slice(0, 27)}`;
+}

@@ -1,0 +1,232 @@
+// The dispatcher's own small interface to Kafka (a consumer group reading one topic, with
+// offsets committed only once the records before them are handled), so that the client
+// library can be swapped; implemented on kafkajs, which is no longer maintained upstream.
+import { Kafka, logLevel, type Consumer, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { Logger } from 'pino';
+import { errorMessage } from '../../operator/runtime/errors.ts';
+import { backoffDelay } from '../../operator/runtime/workqueue.ts';
+
+export interface KafkaRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Record headers as text; a header sent several times keeps its first value. */
+  headers: Record<string, string>;
+}
+
+export interface KafkaTlsSettings {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+  rejectUnauthorized: boolean;
+}
+
+export interface KafkaSaslSettings {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
+}
+
+export interface KafkaConsumerSettings {
+  clientId: string;
+  brokers: string[];
+  topic: string;
+  groupId: string;
+  fromBeginning: boolean;
+  tls?: KafkaTlsSettings;
+  sasl?: KafkaSaslSettings;
+  /** Records handed to the handler at most at once; their offsets are committed after each hand-over. */
+  chunkSize?: number;
+}
+
+/**
+ * Handles records of one partition, in offset order. Resolves with how many of them, from
+ * the first, are done (all of them, unless `signal` aborted): only those are committed.
+ */
+export type RecordHandler = (records: KafkaRecord[], signal: AbortSignal) => Promise<number>;
+
+export interface KafkaSubscription {
+  /** True once the consumer has joined its group and until it stops or crashes. */
+  readonly joined: boolean;
+  stop(): Promise<void>;
+}
+
+export type KafkaConsume = (
+  settings: KafkaConsumerSettings,
+  handler: RecordHandler,
+  logger: Logger,
+) => Promise<KafkaSubscription>;
+
+function toText(value: Buffer | string | (Buffer | string)[] | undefined): string | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  if (first === undefined) return undefined;
+  return Buffer.isBuffer(first) ? first.toString('utf8') : first;
+}
+
+function nextOffset(offset: string): string {
+  return (BigInt(offset) + 1n).toString();
+}
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'debug',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** kafkajs logs through pino; its informational chatter only at debug level. */
+function logCreator(logger: Logger) {
+  const child = logger.child({ library: 'kafkajs' });
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, timestamp: _timestamp, logger: _name, ...rest } = log;
+      child[LEVELS[level] ?? 'debug'](rest, message);
+    };
+}
+
+export function kafkaClientOptions(settings: KafkaConsumerSettings) {
+  const { tls, sasl } = settings;
+  return {
+    clientId: settings.clientId,
+    brokers: settings.brokers,
+    ...(tls
+      ? {
+          ssl: {
+            rejectUnauthorized: tls.rejectUnauthorized,
+            ...(tls.ca ? { ca: [tls.ca] } : {}),
+            ...(tls.cert ? { cert: tls.cert } : {}),
+            ...(tls.key ? { key: tls.key } : {}),
+            ...(tls.serverName ? { servername: tls.serverName } : {}),
+          },
+        }
+      : {}),
+    ...(sasl
+      ? {
+          sasl: {
+            mechanism: sasl.mechanism,
+            username: sasl.username,
+            password: sasl.password,
+          } as SASLOptions,
+        }
+      : {}),
+    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+  };
+}
+
+/**
+ * A consumer group member on kafkajs. It commits explicitly, after each chunk the handler
+ * finished, and rejoins by itself after a crash the library does not restart from.
+ */
+export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) => {
+  const kafka = new Kafka({
+    ...kafkaClientOptions(settings),
+    logLevel: logLevel.INFO,
+    logCreator: logCreator(logger),
+  });
+  const chunkSize = settings.chunkSize ?? 500;
+  const abort = new AbortController();
+  let consumer: Consumer | undefined;
+  let joined = false;
+  let stopped = false;
+  let failures = 0;
+
+  async function start(): Promise<void> {
+    const current = kafka.consumer({
+      groupId: settings.groupId,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
+    consumer = current;
+    current.on(current.events.GROUP_JOIN, (event) => {
+      joined = true;
+      failures = 0;
+      logger.info(
+        { groupId: settings.groupId, assignment: event.payload.memberAssignment },
+        'Joined the Kafka consumer group',
+      );
+    });
+    current.on(current.events.CRASH, (event) => {
+      joined = false;
+      const { error, restart } = event.payload;
+      logger.warn({ err: errorMessage(error), restart }, 'Kafka consumer crashed');
+      if (!restart && !stopped) void restartLater(current);
+    });
+    current.on(current.events.STOP, () => (joined = false));
+    await current.connect();
+    await current.subscribe({ topics: [settings.topic], fromBeginning: settings.fromBeginning });
+    await current.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        const records: KafkaRecord[] = batch.messages.map((message) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          headers: Object.fromEntries(
+            Object.entries(message.headers ?? {})
+              .map(([name, value]) => [name, toText(value)] as const)
+              .filter((entry): entry is readonly [string, string] => entry[1] !== undefined),
+          ),
+        }));
+        for (let start = 0; start < records.length; start += chunkSize) {
+          if (!payload.isRunning() || payload.isStale() || abort.signal.aborted) return;
+          const chunk = records.slice(start, start + chunkSize);
+          const done = await handler(chunk, abort.signal);
+          if (done === 0) return;
+          const last = chunk[done - 1]!;
+          payload.resolveOffset(last.offset);
+          await current.commitOffsets([
+            { topic: last.topic, partition: last.partition, offset: nextOffset(last.offset) },
+          ]);
+          await payload.heartbeat();
+          if (done < chunk.length) return;
+        }
+      },
+    });
+  }
+
+  async function restartLater(crashed: Consumer): Promise<void> {
+    failures++;
+    const delay = backoffDelay(failures, { baseMs: 500, maxMs: 15_000 });
+    await crashed.disconnect().catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (stopped || consumer !== crashed) return;
+    try {
+      await start();
+    } catch (error) {
+      logger.warn(
+        { err: errorMessage(error), retryInMs: delay },
+        'Cannot start the Kafka consumer; retrying',
+      );
+      void restartLater(consumer);
+    }
+  }
+
+  try {
+    await start();
+  } catch (error) {
+    logger.warn({ err: errorMessage(error) }, 'Cannot start the Kafka consumer; retrying');
+    void restartLater(consumer!);
+  }
+
+  return {
+    get joined() {
+      return joined;
+    },
+    async stop() {
+      stopped = true;
+      abort.abort();
+      await consumer?.disconnect().catch(() => undefined);
+      joined = false;
+    },
+  };
+};

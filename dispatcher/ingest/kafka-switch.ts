@@ -1,0 +1,71 @@
+// Keeps the Kafka ingest in step with the EventSource: started once its spec is known,
+// restarted when what it reads or how it reads it changed, stopped when the source is no
+// longer a kafka source. One change at a time.
+import type { Logger } from 'pino';
+import type { EventSourceSpec } from '../../operator/api/v1alpha1/eventsource.ts';
+import { errorMessage } from '../../operator/runtime/errors.ts';
+
+export interface IngestComponent {
+  readonly joined: boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface KafkaSwitchOptions {
+  build: (spec: EventSourceSpec) => IngestComponent;
+  logger: Logger;
+}
+
+/** What the running ingest depends on; any change restarts it. */
+function inputsOf(spec: EventSourceSpec): string {
+  return JSON.stringify([spec.kafka, spec.eventType, spec.dispatcher.maxEventBytes]);
+}
+
+export class KafkaSwitch {
+  readonly #o: KafkaSwitchOptions;
+  #current: { ingest: IngestComponent; inputs: string } | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #isKafka = false;
+  #latest: EventSourceSpec | undefined;
+  #stopped = false;
+
+  constructor(options: KafkaSwitchOptions) {
+    this.#o = options;
+  }
+
+  /** Not a kafka source, or the consumer has joined its group. */
+  get ready(): boolean {
+    return !this.#isKafka || (this.#current?.ingest.joined ?? false);
+  }
+
+  follow(spec: EventSourceSpec | undefined): void {
+    this.#isKafka = spec?.kafka !== undefined;
+    this.#latest = spec;
+    this.#queue = this.#queue.then(async () => {
+      if (this.#stopped || spec !== this.#latest) return;
+      const inputs = spec?.kafka ? inputsOf(spec) : undefined;
+      if (this.#current?.inputs === inputs) return;
+      if (this.#current) {
+        this.#o.logger.info('Restarting Kafka ingest: its source changed');
+        await this.#current.ingest.stop();
+        this.#current = undefined;
+      }
+      if (!spec?.kafka || !inputs) return;
+      const ingest = this.#o.build(spec);
+      try {
+        await ingest.start();
+        this.#current = { ingest, inputs };
+      } catch (error) {
+        this.#o.logger.error({ err: errorMessage(error) }, 'Cannot start Kafka ingest; retrying in 5 s');
+        setTimeout(() => this.follow(this.#latest), 5000).unref();
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#queue;
+    await this.#current?.ingest.stop();
+    this.#current = undefined;
+  }
+}

@@ -1,0 +1,196 @@
+// Kafka ingest for a `kafka` EventSource: a consumer group member that turns each record
+// into an event (its type from the source's eventType rule, its id from the record key)
+// and publishes it to the source's exchange; a record that cannot be an event goes to the
+// ingest dead-letter queue with its reason. Offsets are committed only after the broker
+// confirmed everything before them, so a crash, a rebalance or a broker restart can repeat
+// events but never lose one.
+import type { Logger } from 'pino';
+import type { EventSourceSpec } from '../../operator/api/v1alpha1/eventsource.ts';
+import { errorMessage } from '../../operator/runtime/errors.ts';
+import type { BrokerSession } from '../broker/session.ts';
+import type { SecretReader } from '../secrets.ts';
+import { intake, type TypeRule } from './intake.ts';
+import type { KafkaConsume, KafkaConsumerSettings, KafkaRecord, KafkaSubscription } from './kafka-client.ts';
+import { deadLetterInput, publishEvent, type IngestTarget } from './publish.ts';
+
+export interface IngestCounters {
+  accepted(count: number): void;
+  deadLettered(count: number): void;
+}
+
+export interface KafkaIngestOptions {
+  namespace: string;
+  source: string;
+  spec: EventSourceSpec;
+  session: BrokerSession;
+  target: IngestTarget;
+  secrets: SecretReader;
+  consume: KafkaConsume;
+  counters: IngestCounters;
+  logger: Logger;
+}
+
+/** Keys longer than this are not ids; the record's coordinates are used instead. */
+const MAX_KEY_ID = 200;
+
+/** The event id of a record: its key (the Anchor Platform's event id), else its coordinates. */
+export function recordEventId(record: KafkaRecord): string {
+  const key = record.key?.toString('utf8');
+  if (key && key.length <= MAX_KEY_ID && !key.includes('\uFFFD')) return key;
+  return `kafka:${record.topic}:${record.partition}:${record.offset}`;
+}
+
+function origin(record: KafkaRecord): Record<string, string | number> {
+  return {
+    'x-kafka-topic': record.topic,
+    'x-kafka-partition': record.partition,
+    'x-kafka-offset': record.offset,
+  };
+}
+
+/** What happens to one record: publish it as an event, or dead-letter it with a reason. */
+export function planRecord(
+  record: KafkaRecord,
+  rule: TypeRule | undefined,
+  maxEventBytes: number,
+): { kind: 'event'; id: string; type: string } | { kind: 'dead-letter'; reason: string } {
+  const body = record.value ?? Buffer.alloc(0);
+  const result = intake({ body, maxEventBytes, rule, header: (name) => record.headers[name] });
+  if (!result.ok) return { kind: 'dead-letter', reason: result.reason };
+  return { kind: 'event', id: recordEventId(record), type: result.type };
+}
+
+/** The consumer settings of a kafka source, its TLS and SASL material read from its Secrets. */
+export async function consumerSettings(
+  namespace: string,
+  source: string,
+  spec: NonNullable<EventSourceSpec['kafka']>,
+  secrets: SecretReader,
+): Promise<KafkaConsumerSettings> {
+  const { tls, sasl } = spec;
+  const read = async (ref: { name: string; key: string } | undefined, field: string) =>
+    ref ? await secrets.entry(ref.name, ref.key, field) : undefined;
+  return {
+    clientId: `hookline-${namespace}-${source}`,
+    brokers: spec.brokers,
+    topic: spec.topic,
+    groupId: spec.groupId ?? `hookline.${namespace}.${source}`,
+    fromBeginning: spec.startFrom === 'earliest',
+    ...(tls
+      ? {
+          tls: {
+            ca: await read(tls.caSecretRef, 'spec.kafka.tls.caSecretRef'),
+            cert: await read(tls.certSecretRef, 'spec.kafka.tls.certSecretRef'),
+            key: await read(tls.keySecretRef, 'spec.kafka.tls.keySecretRef'),
+            serverName: tls.serverName,
+            rejectUnauthorized: !tls.insecureSkipVerify,
+          },
+        }
+      : {}),
+    ...(sasl
+      ? {
+          sasl: {
+            mechanism: sasl.mechanism,
+            username: await secrets.entry(
+              sasl.secretRef.name,
+              sasl.secretRef.usernameKey,
+              'spec.kafka.sasl.secretRef',
+            ),
+            password: await secrets.entry(
+              sasl.secretRef.name,
+              sasl.secretRef.passwordKey,
+              'spec.kafka.sasl.secretRef',
+            ),
+          },
+        }
+      : {}),
+  };
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+export class KafkaIngest {
+  readonly #o: KafkaIngestOptions;
+  #subscription: KafkaSubscription | undefined;
+
+  constructor(options: KafkaIngestOptions) {
+    this.#o = options;
+  }
+
+  get joined(): boolean {
+    return this.#subscription?.joined ?? false;
+  }
+
+  async start(): Promise<void> {
+    const { namespace, source, spec, secrets, logger } = this.#o;
+    const settings = await consumerSettings(namespace, source, spec.kafka!, secrets);
+    logger.info(
+      { topic: settings.topic, groupId: settings.groupId, brokers: settings.brokers },
+      'Starting Kafka ingest',
+    );
+    this.#subscription = await this.#o.consume(
+      settings,
+      (records, signal) => this.handle(records, signal),
+      logger,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.#subscription?.stop();
+    this.#subscription = undefined;
+  }
+
+  /**
+   * Publishes a chunk of records, pipelined: all sent, then all confirms awaited. After a
+   * failure (the broker went away) it waits for the broker and resends from the first
+   * record not confirmed, so the events of a partition keep their order.
+   */
+  async handle(records: KafkaRecord[], signal: AbortSignal): Promise<number> {
+    const { spec, session, target, logger } = this.#o;
+    const plans = records.map((record) => planRecord(record, spec.eventType, spec.dispatcher.maxEventBytes));
+    let from = 0;
+    let failures = 0;
+    while (from < records.length) {
+      if (signal.aborted) return from;
+      const sends = records.slice(from).map((record, i) => {
+        const plan = plans[from + i]!;
+        const body = record.value ?? Buffer.alloc(0);
+        return plan.kind === 'event'
+          ? publishEvent(session, target, { id: plan.id, type: plan.type, body, origin: origin(record) })
+          : deadLetterInput(session, target, body, plan.reason, origin(record));
+      });
+      const results = await Promise.allSettled(sends);
+      const failed = results.findIndex((r) => r.status === 'rejected');
+      const confirmed = failed === -1 ? results.length : failed;
+      this.#count(plans.slice(from, from + confirmed));
+      from += confirmed;
+      if (failed === -1) break;
+      failures++;
+      const error = (results[failed] as PromiseRejectedResult).reason as unknown;
+      logger.warn(
+        { err: errorMessage(error), offset: records[from]!.offset, partition: records[from]!.partition },
+        'The broker did not confirm ingested records; resending',
+      );
+      await sleep(Math.min(200 * failures, 5000), signal);
+      await Promise.race([session.ready(), sleep(10_000, signal)]).catch(() => undefined);
+    }
+    return from;
+  }
+
+  #count(plans: ReturnType<typeof planRecord>[]): void {
+    let accepted = 0;
+    for (const plan of plans) {
+      if (plan.kind === 'event') {
+        accepted++;
+        continue;
+      }
+      this.#o.logger.warn({ reason: plan.reason }, 'Dead-lettered a Kafka record that is not an event');
+    }
+    if (accepted > 0) this.#o.counters.accepted(accepted);
+    if (plans.length > accepted) this.#o.counters.deadLettered(plans.length - accepted);
+  }
+}

@@ -1,0 +1,49 @@
+// Hands ingested events to RabbitMQ: an event to the source's exchange under its type, an
+// input that is not an event to the source's ingest dead-letter queue with its reason.
+// Both wait for the broker's confirm, which is what lets Kafka commit and HTTP answer 202.
+import type { BrokerSession } from '../broker/session.ts';
+import { HEADER } from '../deliver/event.ts';
+
+export interface IngestTarget {
+  exchange: string;
+  deadLetterQueue: string;
+}
+
+export interface IngestedEvent {
+  id: string;
+  type: string;
+  body: Buffer;
+  contentType?: string;
+  /** Where the event came from (Kafka coordinates, the HTTP request's id), for tracing. */
+  origin: Record<string, string | number>;
+}
+
+export function publishEvent(
+  session: BrokerSession,
+  target: IngestTarget,
+  event: IngestedEvent,
+): Promise<void> {
+  return session.publish(target.exchange, event.type, event.body, {
+    messageId: event.id,
+    type: event.type,
+    timestamp: Math.floor(Date.now() / 1000),
+    contentType: event.contentType ?? 'application/json',
+    headers: { ...event.origin, [HEADER.eventId]: event.id, [HEADER.eventType]: event.type },
+  });
+}
+
+export function deadLetterInput(
+  session: BrokerSession,
+  target: IngestTarget,
+  body: Buffer,
+  reason: string,
+  origin: Record<string, string | number>,
+): Promise<void> {
+  return session.sendToQueue(target.deadLetterQueue, body, {
+    headers: {
+      ...origin,
+      [HEADER.reason]: reason.slice(0, 1000),
+      'x-hookline-dead-lettered-at': new Date().toISOString(),
+    },
+  });
+}
