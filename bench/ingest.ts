@@ -1,0 +1,183 @@
+// bench/ingest: how fast Kafka records become confirmed RabbitMQ messages through the
+// dispatcher's Kafka ingest (event type from the record header, validation, confirms
+// before each commit), next to a minimal baseline (bench/baseline-ingest.ts: kafkajs
+// consume → amqplib publish with confirms → commit) measured in the same run, in
+// alternating rounds. Each round pre-produces the records to a fresh topic, starts the
+// pipeline from the earliest offset, and times the first to the last message arriving in
+// a queue bound to the pipeline's exchange.
+//
+//   npm run bench:ingest [-- --records 50000 --rounds 3]   (BENCH_PROFILE=1: CPU profiles of the dispatcher in /tmp/prof)
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import amqp from 'amqplib';
+import { envConfig } from '../test/env/config.ts';
+import { up } from '../test/env/env.ts';
+import { freshNamespace, kafka, testEnv } from '../test/env/handles.ts';
+import { apply, waitForReady } from '../test/fixtures/cluster.ts';
+import { installCrds } from '../test/fixtures/crds.ts';
+import { startDispatcher } from '../test/fixtures/dispatcher.ts';
+import { startOperator } from '../test/fixtures/operator.ts';
+import { startProcess, type RunningProcess } from '../test/fixtures/process.ts';
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '50000' },
+    rounds: { type: 'string', default: '3' },
+    partitions: { type: 'string', default: '3' },
+  },
+});
+const RECORDS = Number(values.records);
+const ROUNDS = Number(values.rounds);
+const PARTITIONS = Number(values.partitions);
+const run = Date.now().toString(36);
+
+await up(envConfig());
+await installCrds();
+const amqpUrl = testEnv().rabbitmq.amqpUrl;
+const brokers = testEnv().kafka.brokers;
+const namespace = await freshNamespace('bench-ingest');
+const operator = startOperator({ namespace, env: { HOOKLINE_LOG_LEVEL: 'warn' } });
+const connection = await amqp.connect(amqpUrl);
+const channel = await connection.createChannel();
+
+/** Anchor Platform-shaped records of about 600 bytes, keyed by event id, typed by header. */
+async function produce(topic: string): Promise<void> {
+  const admin = kafka('bench-admin').admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka('bench-producer').producer();
+  await producer.connect();
+  const types = ['transaction_created', 'transaction_status_changed', 'quote_created'];
+  for (let start = 0; start < RECORDS; start += 2000) {
+    const messages = Array.from({ length: Math.min(2000, RECORDS - start) }, (_, j) => {
+      const i = start + j;
+      const type = types[i % 3]!;
+      const event = {
+        type,
+        id: `${run}-${i}`,
+        sep: '24',
+        transaction: {
+          id: `tx-${i}`,
+          sep: '24',
+          kind: 'deposit',
+          status: 'pending_anchor',
+          amount_in: {
+            amount: '125.50',
+            asset: 'stellar:USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN',
+          },
+          started_at: '2026-11-23T10:00:00Z',
+          message: 'x'.repeat(200),
+        },
+      };
+      return { key: event.id, value: JSON.stringify(event), headers: { type } };
+    });
+    await producer.send({ topic, messages });
+  }
+  await producer.disconnect();
+}
+
+/** Seconds from the first to the last of RECORDS messages arriving in `queue`. */
+async function timeArrivals(queue: string, pipeline: RunningProcess): Promise<number> {
+  let first: number | undefined;
+  const deadline = performance.now() + 600_000;
+  for (;;) {
+    const { messageCount } = await channel.checkQueue(queue);
+    const now = performance.now();
+    if (messageCount > 0) first ??= now;
+    if (messageCount >= RECORDS) return (now - first!) / 1000;
+    if (now > deadline) throw new Error(`${pipeline.name}: ${messageCount} of ${RECORDS} after 10 min`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function countingQueue(name: string, exchange: string): Promise<void> {
+  await channel.assertQueue(name, { durable: false, autoDelete: false });
+  await channel.bindQueue(name, exchange, '#');
+}
+
+async function hooklineRound(round: number): Promise<number> {
+  const topic = `bench-ingest-${run}-h${round}`;
+  await produce(topic);
+  const source = `kafka-${round}`;
+  await apply(
+    namespace,
+    `apiVersion: hookline.dev/v1alpha1
+kind: EventSource
+metadata: {name: ${source}}
+spec:
+  kafka: {brokers: [${brokers.join(', ')}], topic: ${topic}, startFrom: earliest}
+  eventType: {header: type}
+`,
+  );
+  await waitForReady(namespace, 'eventsources', source, 'True', undefined, 60_000);
+  const queue = `bench.${namespace}.${source}`;
+  await countingQueue(queue, `hookline.${namespace}.${source}`);
+  const dispatcher = await startDispatcher(
+    namespace,
+    source,
+    process.env.BENCH_PROFILE ? { NODE_OPTIONS: '--cpu-prof --cpu-prof-dir=/tmp/prof' } : {},
+  );
+  try {
+    return await timeArrivals(queue, dispatcher);
+  } finally {
+    await dispatcher.stop();
+    await channel.deleteQueue(queue);
+  }
+}
+
+async function baselineRound(round: number): Promise<number> {
+  const topic = `bench-ingest-${run}-b${round}`;
+  await produce(topic);
+  const exchange = `baseline.${namespace}.${round}`;
+  await channel.assertExchange(exchange, 'topic', { durable: true });
+  const queue = `baseline.${namespace}.${round}`;
+  await countingQueue(queue, exchange);
+  const baseline = startProcess(
+    'baseline-ingest',
+    [
+      path.join(import.meta.dirname, 'baseline-ingest.ts'),
+      brokers.join(','),
+      topic,
+      `baseline-${run}-${round}`,
+      amqpUrl,
+      exchange,
+    ],
+    process.env,
+  );
+  await baseline.waitForLog('start', (l) => l.msg === 'Baseline started', 30_000);
+  try {
+    return await timeArrivals(queue, baseline);
+  } finally {
+    await baseline.stop();
+    await channel.deleteQueue(queue);
+    await channel.deleteExchange(exchange);
+  }
+}
+
+const rates = { hookline: [] as number[], baseline: [] as number[] };
+for (let round = 1; round <= ROUNDS; round++) {
+  const order = round % 2 === 1 ? (['hookline', 'baseline'] as const) : (['baseline', 'hookline'] as const);
+  for (const which of order) {
+    const seconds = which === 'hookline' ? await hooklineRound(round) : await baselineRound(round);
+    const rate = Math.round(RECORDS / seconds);
+    rates[which].push(rate);
+    console.log(`round ${round} ${which}: ${RECORDS} records in ${seconds.toFixed(2)} s = ${rate} records/s`);
+  }
+}
+const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
+const results = { hookline: median(rates.hookline), baseline: median(rates.baseline) };
+console.log(`
+bench/ingest: medians of ${ROUNDS} alternating rounds, ${RECORDS} records of ~600 bytes on ${PARTITIONS} partitions
+  hookline Kafka ingest  ${results.hookline} records/s
+  baseline               ${results.baseline} records/s
+  ratio                  ${(results.hookline / results.baseline).toFixed(2)}×`);
+fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
+fs.writeFileSync(
+  path.join(import.meta.dirname, 'results', 'ingest.json'),
+  `${JSON.stringify({ records: RECORDS, partitions: PARTITIONS, rounds: rates, medians: results }, null, 2)}\n`,
+);
+await connection.close();
+await operator.stop();
+process.exit(0);
