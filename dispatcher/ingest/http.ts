@@ -195,7 +195,6 @@ export class HttpIngest {
         type: result.type,
         body,
         contentType: single(req.headers['content-type']),
-        origin: { 'x-hookline-ingest': 'http' },
       }).then((): Accepted => ({ id, type: result.type }));
     let outcome: Promise<Accepted>;
     let replayed = false;

@@ -66,10 +66,6 @@ function toText(value: Buffer | string | (Buffer | string)[] | undefined): strin
   return Buffer.isBuffer(first) ? first.toString('utf8') : first;
 }
 
-function nextOffset(offset: string): string {
-  return (BigInt(offset) + 1n).toString();
-}
-
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
@@ -126,7 +122,7 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
     logLevel: logLevel.INFO,
     logCreator: logCreator(logger),
   });
-  const chunkSize = settings.chunkSize ?? 500;
+  const chunkSize = settings.chunkSize ?? 5000;
   const abort = new AbortController();
   let consumer: Consumer | undefined;
   let joined = false;
@@ -139,7 +135,6 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,
       heartbeatInterval: 3_000,
-      maxBytesPerPartition: 4 * 1024 * 1024,
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     consumer = current;
@@ -161,7 +156,8 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
     await current.connect();
     await current.subscribe({ topics: [settings.topic], fromBeginning: settings.fromBeginning });
     await current.run({
-      autoCommit: false,
+      autoCommit: true,
+      autoCommitInterval: 1000,
       eachBatchAutoResolve: false,
       eachBatch: async (payload) => {
         const { batch } = payload;
@@ -183,10 +179,10 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
           const done = await handler(chunk, abort.signal);
           if (done === 0) return;
           const last = chunk[done - 1]!;
+          // Resolved only once confirmed: the library commits resolved offsets (every second,
+          // and when the group rebalances or the consumer stops), never beyond them.
           payload.resolveOffset(last.offset);
-          await current.commitOffsets([
-            { topic: last.topic, partition: last.partition, offset: nextOffset(last.offset) },
-          ]);
+          await payload.commitOffsetsIfNecessary();
           await payload.heartbeat();
           if (done < chunk.length) return;
         }

@@ -160,7 +160,7 @@ export class KafkaIngest {
         const plan = plans[from + i]!;
         const body = record.value ?? Buffer.alloc(0);
         return plan.kind === 'event'
-          ? publishEvent(session, target, { id: plan.id, type: plan.type, body, origin: origin(record) })
+          ? publishEvent(session, target, { id: plan.id, type: plan.type, body })
           : deadLetterInput(session, target, body, plan.reason, origin(record));
       });
       const results = await Promise.allSettled(sends);
