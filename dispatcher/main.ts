@@ -47,6 +47,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     logger,
     intervalMs: settings.statusIntervalMs,
     maxWritesPerInterval: settings.statusWritesPerInterval,
+    onWrite: () => metrics.statusWrites.inc({ namespace: settings.namespace }),
     cached: (name) => follow.supervisor?.cachedWebhook(name),
   });
   const supervisor = new Supervisor({
@@ -128,7 +129,6 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
       return res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'not ready');
     }
     if (req.url === '/metrics') {
-      metrics.statusWrites.inc({}, 0);
       return res
         .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
         .end(metrics.registry.render());

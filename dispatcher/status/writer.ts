@@ -32,6 +32,8 @@ export interface StatusWriterOptions {
   /** The Webhook as the informer last saw it, to write without reading it first. */
   cached?: (webhook: string) => StoredWebhook | undefined;
   onDisabled?: (webhook: string, reason: string) => void;
+  /** Called after each successful status write (for the metric). */
+  onWrite?: () => void;
 }
 
 export class StatusWriter {
@@ -123,6 +125,7 @@ export class StatusWriter {
             status,
           });
           this.writes++;
+          this.#o.onWrite?.();
           if (status.disabled) this.#o.onDisabled?.(webhook, status.disabledReason ?? '');
           return;
         } catch (error) {

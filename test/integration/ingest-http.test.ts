@@ -274,4 +274,23 @@ describe('HTTP ingest and the Before gate (examples/api-manager)', () => {
     assert.ok(status.recentAttempts.some((a) => a.outcome === 'Denied' && a.statusCode === 403));
     assert.ok(status.recentAttempts.some((a) => a.outcome === 'Allowed' && a.statusCode === 200));
   });
+
+  it('exposes ingest, gate and status-write metrics', async () => {
+    const text = await (await fetch(`${endpoint}/metrics`)).text();
+    /** The sample of `name` whose labels include all of `labels`. */
+    const value = (name: string, labels: string[] = []) =>
+      Number(
+        text
+          .split('\n')
+          .find((line) => line.startsWith(`${name}{`) && labels.every((label) => line.includes(label)))
+          ?.split(' ')
+          .at(-1) ?? NaN,
+      );
+    assert.ok(value('hookline_ingest_requests_total', ['route="events"', 'code="202"']) >= 3, text);
+    assert.ok(value('hookline_ingest_requests_total', ['route="events"', 'code="401"']) >= 3);
+    assert.ok(value('hookline_ingest_requests_total', ['route="before"', 'code="409"']) >= 2);
+    assert.ok(value('hookline_ingest_events_total', ['path="http"', 'outcome="accepted"']) >= 3);
+    assert.ok(value('hookline_gate_verdicts_total', ['webhook="app-quota"', 'verdict="denied"']) >= 2);
+    assert.ok(value('hookline_status_writes_total') >= 1);
+  });
 });
