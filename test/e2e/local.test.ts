@@ -1,0 +1,77 @@
+// The README's first command, as a newcomer runs it: `npm run local` brings Hookline up,
+// applies examples/quickstart, posts events and shows `kubectl get webhooks` with
+// deliveries. Run here with --once (it stops after showing them) in a namespace of its own.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { freshNamespace } from '../env/handles.ts';
+
+const repo = path.resolve(import.meta.dirname, '..', '..');
+
+function runLocal(args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(repo, 'scripts/local.ts'), ...args],
+      { timeout: 240_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+    );
+  });
+}
+
+describe('npm run local (the main job)', () => {
+  it('ends with kubectl get webhooks showing verified deliveries', async () => {
+    const namespace = await freshNamespace('quickstart');
+    const { code, output } = await runLocal([
+      '--once',
+      `--namespace=${namespace}`,
+      `--watch-namespace=${namespace}`,
+      '--receiver-port=0',
+      '--dispatcher-port=24200',
+    ]);
+    assert.equal(code, 0, output);
+    // Every delivery's signature verified by the bundled receiver: 4 order.* events to
+    // `orders`, all 5 events to `audit`; none refused.
+    assert.equal(
+      output.match(/receiver ✔ \/hooks\/orders .* signature verified \(standard-webhooks\)/g)?.length,
+      4,
+      output,
+    );
+    assert.equal(
+      output.match(/receiver ✔ \/hooks\/audit .* signature verified \(hmac-sha256\)/g)?.length,
+      5,
+      output,
+    );
+    assert.doesNotMatch(output, /REFUSED/);
+    assert.equal(output.match(/→ 202 \{"id":"evt_/g)?.length, 5);
+    const table = output.slice(output.indexOf(`$ kubectl get webhooks -n ${namespace}`)).split('\n');
+    const header = table[1]!.split(/\s{2,}/);
+    assert.deepEqual(header.slice(0, 9), [
+      'NAME',
+      'URL',
+      'SOURCE',
+      'READY',
+      'DISABLED',
+      'DELIVERED',
+      'FAILED',
+      'LAST-STATUS',
+      'LAST-ATTEMPT',
+    ]);
+    const rows = Object.fromEntries(
+      table.slice(2, 4).map((line) => {
+        const cells = line.split(/\s+/);
+        // NAME URL SOURCE READY (DISABLED is empty) DELIVERED FAILED LAST-STATUS ...
+        return [
+          cells[0],
+          { ready: cells[3], delivered: Number(cells[4]), failed: Number(cells[5]), last: cells[6] },
+        ];
+      }),
+    );
+    assert.deepEqual(rows.orders, { ready: 'True', delivered: 4, failed: 0, last: '200' });
+    assert.deepEqual(rows.audit, { ready: 'True', delivered: 5, failed: 0, last: '200' });
+    assert.match(output, /Press Ctrl-C|Stopping…/);
+    assert.match(output, /Dispatcher .*\/shop stopped/);
+  });
+});
