@@ -186,8 +186,10 @@ try {
     console.log(`  POST ${event.type} → ${response.status} ${await response.text()}`);
   }
   const expected = events.filter((e) => e.type.startsWith('order.')).length + events.length;
-  await until(`${expected} verified deliveries`, async () =>
-    receiver.deliveries.slice(before).filter((d) => d.verified).length >= expected ? true : undefined,
+  await until(`${expected} verified deliveries`, () =>
+    Promise.resolve(
+      receiver.deliveries.slice(before).filter((d) => d.verified).length >= expected ? true : undefined,
+    ),
   );
   // Status is written back in batches, about once a second.
   await until('the deliveries in the Webhooks status', async () => {
