@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { envConfig, versions, type EnvConfig } from './config.ts';
-import { kafkaHealthy, startKafka, stopKafka, type KafkaState } from './kafka.ts';
+import { kafkaHealthy, restartKafkaBroker, startKafka, stopKafka, type KafkaState } from './kafka.ts';
 import { interruptApiServer, kubeHealthy, startKube, stopKube, type KubeState } from './kube.ts';
 import { obtainAll, type Binaries } from './obtain.ts';
 import { rabbitHealthy, restartRabbit, startRabbit, stopRabbit, type RabbitState } from './rabbitmq.ts';
@@ -221,6 +221,12 @@ export async function restartRabbitMq(config: EnvConfig = envConfig()): Promise<
   const state = readState(config);
   if (!state?.rabbitmq || !state.binaries) throw new Error('the test environment is not up');
   writeState(config, { ...state, rabbitmq: await restartRabbit(config, state.binaries, state.rabbitmq) });
+}
+
+export async function restartKafka(config: EnvConfig = envConfig()): Promise<void> {
+  const state = readState(config);
+  if (!state?.kafka || !state.binaries) throw new Error('the test environment is not up');
+  writeState(config, { ...state, kafka: await restartKafkaBroker(config, state.binaries, state.kafka) });
 }
 
 /** Takes the Kubernetes API away for `outageMs` (etcd keeps its data), for tests of what survives. */

@@ -129,6 +129,24 @@ export async function startKafka(config: EnvConfig, bin: Binaries): Promise<Kafk
   return { pid, brokers };
 }
 
+/** Stops the broker and starts it again on the same data, for tests of what survives a restart. */
+export async function restartKafkaBroker(
+  config: EnvConfig,
+  bin: Binaries,
+  state: KafkaState,
+): Promise<KafkaState> {
+  await stopDaemon(state.pid, 30_000);
+  const { properties, log4j } = writeConfiguration(config, path.join(config.stateDir, 'kafka', 'data'));
+  const logFile = path.join(config.stateDir, 'kafka.log');
+  const pid = startDaemon({
+    command: bin.java,
+    args: [...javaArgs(bin, log4j), 'kafka.Kafka', properties],
+    logFile,
+  });
+  await waitUntil(() => brokerAnswers(state.brokers), { what: 'kafka', timeoutMs: 90_000, pid, logFile });
+  return { pid, brokers: state.brokers };
+}
+
 export async function stopKafka(state: KafkaState): Promise<void> {
   await stopDaemon(state.pid, 30_000);
 }

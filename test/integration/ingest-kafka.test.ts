@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Keypair } from '@stellar/stellar-base';
 import amqp from 'amqplib';
+import { restartKafka } from '../env/env.ts';
 import { freshNamespace, kafka, testEnv } from '../env/handles.ts';
 import { queueDepth } from '../fixtures/broker.ts';
 import { apply, getObject, waitForReady } from '../fixtures/cluster.ts';
@@ -312,5 +313,35 @@ describe('Kafka ingest (examples/anchor-platform)', () => {
     } finally {
       await admin.disconnect();
     }
+  });
+
+  it('loses nothing when the Kafka broker restarts mid-stream', async () => {
+    const dispatcher = dispatchers.at(-1)!;
+    const batch = anchorEvents(3000, `${run}-restart`).filter((e) => e.transaction);
+    const producer = kafka('anchor-platform').producer();
+    await producer.connect();
+    const messages = batch.map((e) => ({ key: e.id, value: JSON.stringify(e), headers: { type: e.type } }));
+    await producer.send({ topic: TOPIC, messages: messages.slice(0, 1500) });
+    await producer.disconnect();
+    const want = new Set(batch.map((e) => e.id));
+    const arrived = () => [...idsAt(receivers.business)].filter((id) => want.has(id)).length;
+    await eventually('the first events of the batch', () => arrived() > 0, { intervalMs: 20 });
+    const started = Date.now();
+    await restartKafka();
+    const restartMs = Date.now() - started;
+    const again = kafka('anchor-platform').producer();
+    await again.connect();
+    await again.send({ topic: TOPIC, messages: messages.slice(1500) });
+    await again.disconnect();
+    await eventually(`all ${want.size} events after the restart`, () => arrived() === want.size, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+    });
+    console.log(`Kafka restarted in ${restartMs} ms; all ${want.size} events arrived`);
+    assert.equal(dispatcher.child.exitCode, null, 'the dispatcher kept running');
+    assert.ok(
+      dispatcher.logs.some((l) => l.msg === 'Joined the Kafka consumer group'),
+      'the consumer (re)joined its group',
+    );
   });
 });
