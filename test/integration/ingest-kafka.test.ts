@@ -344,4 +344,33 @@ describe('Kafka ingest (examples/anchor-platform)', () => {
       'the consumer (re)joined its group',
     );
   });
+
+  it('loses nothing when a second replica joins and one leaves mid-stream (rebalances)', async () => {
+    const batch = anchorEvents(4000, `${run}-rebalance`).filter((e) => e.transaction);
+    const want = new Set(batch.map((e) => e.id));
+    const arrived = () => [...idsAt(receivers.business)].filter((id) => want.has(id)).length;
+    const producer = kafka('anchor-platform').producer();
+    await producer.connect();
+    const messages = batch.map((e) => ({ key: e.id, value: JSON.stringify(e), headers: { type: e.type } }));
+    // A second replica joins: the group rebalances while the first half is taken in.
+    const joining = startDispatcher(namespace, 'anchor-events');
+    await producer.send({ topic: TOPIC, messages: messages.slice(0, 1800) });
+    const second = await joining;
+    dispatchers.push(second);
+    await second.waitForLog('group join', (l) => l.msg === 'Joined the Kafka consumer group', 60_000);
+    // The first replica leaves (a rolling update): the other one takes its partitions.
+    const first = dispatchers.at(-2)!;
+    const leaving = first.stop();
+    await producer.send({ topic: TOPIC, messages: messages.slice(1800) });
+    await producer.disconnect();
+    assert.equal(await leaving, 0, 'the replica stopped cleanly');
+    await eventually(`all ${want.size} events across the rebalances`, () => arrived() === want.size, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+    });
+    assert.ok(
+      second.logs.filter((l) => l.msg === 'Joined the Kafka consumer group').length >= 2,
+      'the remaining replica rejoined after the other left',
+    );
+  });
 });
