@@ -67,6 +67,12 @@ export class WebhookController implements Controller<RawObject> {
   readonly #ctx: OperatorContext;
   /** Topology inputs last applied per Webhook uid, and when: a status-only change does not touch the broker. */
   readonly #applied = new Map<string, { hash: string; at: number }>();
+  /**
+   * The broker URIs this operator last resolved, by namespace and label. `kubectl delete -f`
+   * deletes a source's connection Secret before the Webhooks listed after it, and their
+   * finalizers still need the broker to delete their queues.
+   */
+  readonly #brokersSeen = new Map<string, string>();
 
   constructor(ctx: OperatorContext) {
     this.#ctx = ctx;
@@ -155,6 +161,7 @@ export class WebhookController implements Controller<RawObject> {
 
     const broker = sourceBroker(caches, settings, source);
     if (!broker.ok) return { ...broker, retry: true };
+    this.#brokersSeen.set(`${namespace}/${broker.value.label}`, broker.value.uri);
     const topology = webhookTopology({
       namespace,
       webhook: webhook.metadata.name,
@@ -471,6 +478,6 @@ export class WebhookController implements Controller<RawObject> {
     const match = /^secret:([^/]+)\/(.+)$/.exec(label);
     if (!match) return undefined;
     const entry = secretEntry(this.#ctx.caches, namespace, { name: match[1]!, key: match[2]! }, 'broker');
-    return entry.ok ? entry.value : undefined;
+    return entry.ok ? entry.value : this.#brokersSeen.get(`${namespace}/${label}`);
   }
 }
