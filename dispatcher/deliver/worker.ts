@@ -337,7 +337,7 @@ export class HookWorker {
     if (this.#config.policy.onExhausted.purgeQueue) {
       let purged = 0;
       for (const q of [queue, headQueue, ...retryQueues]) purged += await this.#d.session.purge(q);
-      this.#d.logger.warn({ webhook: this.#config.name, purged }, 'Purged the queue of a disabled Webhook');
+      this.#d.logger.warn({ purged }, 'Purged the queue of a disabled Webhook');
     }
     this.#d.onDisabled(message);
   }
