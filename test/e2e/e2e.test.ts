@@ -31,7 +31,7 @@ import {
   verifyStellar,
 } from '../fixtures/verifiers.ts';
 import { eventually } from '../fixtures/wait.ts';
-import { count, parseTable, rowsByName } from './table.ts';
+import { count, parseTable, rowsByName, WEBHOOK_COLUMNS } from './table.ts';
 
 const EXAMPLES = ['midaz', 'anchor-platform', 'api-manager', 'payments'] as const;
 type Example = (typeof EXAMPLES)[number];
@@ -55,18 +55,7 @@ const WEBHOOKS = [
   'shop-77-legacy',
 ] as const;
 type WebhookName = (typeof WEBHOOKS)[number];
-const COLUMNS = [
-  'NAME',
-  'URL',
-  'SOURCE',
-  'READY',
-  'DISABLED',
-  'DELIVERED',
-  'FAILED',
-  'LAST-STATUS',
-  'LAST-ATTEMPT',
-  'AGE',
-];
+const COLUMNS = WEBHOOK_COLUMNS;
 
 const INGEST_TOKEN = 'e2e-producer-token-5b2f0c';
 const AUDIT_API_KEY = 'e2e-audit-service-api-key';

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { freshNamespace } from '../env/handles.ts';
+import { count, parseTable, rowsByName, WEBHOOK_COLUMNS } from './table.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 
@@ -46,42 +47,23 @@ describe('npm run local (the main job)', () => {
     );
     assert.doesNotMatch(output, /REFUSED/);
     assert.equal(output.match(/→ 202 \{"id":"evt_/g)?.length, 5);
-    const table = output.slice(output.indexOf(`$ kubectl get webhooks -n ${namespace}`)).split('\n');
-    const header = table[1]!.split(/\s{2,}/);
-    assert.deepEqual(header.slice(0, 9), [
-      'NAME',
-      'URL',
-      'SOURCE',
-      'READY',
-      'DISABLED',
-      'DELIVERED',
-      'FAILED',
-      'LAST-STATUS',
-      'LAST-ATTEMPT',
-    ]);
-    interface Row {
-      ready: string;
-      delivered: number;
-      failed: number;
-      last: string;
+    const shown = output
+      .slice(output.indexOf(`$ kubectl get webhooks -n ${namespace}`))
+      .split('\n')
+      .slice(1, 4);
+    const table = parseTable(shown.join('\n'));
+    assert.deepEqual(table.columns, WEBHOOK_COLUMNS);
+    const rows = rowsByName(table);
+    for (const [name, delivered] of [
+      ['orders', 4],
+      ['audit', 5],
+    ] as const) {
+      const row = rows.get(name);
+      assert.equal(row?.READY, 'True', name);
+      assert.equal(count(row?.DELIVERED), delivered, name);
+      assert.equal(count(row?.FAILED), 0, name);
+      assert.equal(row?.['LAST-STATUS'], '200', name);
     }
-    const rows: Record<string, Row> = Object.fromEntries(
-      table.slice(2, 4).map((line): [string, Row] => {
-        const cells = line.split(/\s+/);
-        // NAME URL SOURCE READY (DISABLED is empty) DELIVERED FAILED LAST-STATUS ...
-        return [
-          cells[0] ?? '',
-          {
-            ready: cells[3] ?? '',
-            delivered: Number(cells[4]),
-            failed: Number(cells[5]),
-            last: cells[6] ?? '',
-          },
-        ];
-      }),
-    );
-    assert.deepEqual(rows.orders, { ready: 'True', delivered: 4, failed: 0, last: '200' });
-    assert.deepEqual(rows.audit, { ready: 'True', delivered: 5, failed: 0, last: '200' });
     assert.match(output, /Stopping…/);
     assert.match(output, /Dispatcher .*\/shop stopped/);
   });

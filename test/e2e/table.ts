@@ -27,3 +27,17 @@ export function rowsByName(table: Table): Map<string, Record<string, string>> {
 export function count(cell: string | undefined): number {
   return cell === undefined || cell === '' || cell === '<none>' ? 0 : Number(cell);
 }
+
+/** The columns of `kubectl get webhooks`, in order (SPEC §2). */
+export const WEBHOOK_COLUMNS = [
+  'NAME',
+  'URL',
+  'SOURCE',
+  'READY',
+  'DISABLED',
+  'DELIVERED',
+  'FAILED',
+  'LAST-STATUS',
+  'LAST-ATTEMPT',
+  'AGE',
+];

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { freshNamespace, kubectl } from '../env/handles.ts';
 import { crdNames, installCrds } from '../fixtures/crds.ts';
 import {
+import { WEBHOOK_COLUMNS } from '../e2e/table.ts';
   aCallbackPolicy,
   anEventSource,
   aWebhook,
@@ -130,18 +131,7 @@ describe('the hookline.dev API on a real API server', () => {
       (await kubectl(['get', 'webhooks,eventsources,callbackpolicies', '-n', namespace])).stdout,
     );
     assert.deepEqual(columns, [
-      [
-        'NAME',
-        'URL',
-        'SOURCE',
-        'READY',
-        'DISABLED',
-        'DELIVERED',
-        'FAILED',
-        'LAST-STATUS',
-        'LAST-ATTEMPT',
-        'AGE',
-      ],
+      WEBHOOK_COLUMNS,
       ['NAME', 'TYPE', 'READY', 'WEBHOOKS', 'REPLICAS', 'AGE'],
       ['NAME', 'ORDERING', 'RETRIES', 'WEBHOOKS', 'AGE'],
     ]);
