@@ -8,8 +8,8 @@ import { before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { freshNamespace, kubectl } from '../env/handles.ts';
 import { crdNames, installCrds } from '../fixtures/crds.ts';
-import {
 import { WEBHOOK_COLUMNS } from '../e2e/table.ts';
+import {
   aCallbackPolicy,
   anEventSource,
   aWebhook,
