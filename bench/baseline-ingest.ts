@@ -25,7 +25,8 @@ await consumer.connect();
 await consumer.subscribe({ topics: [topic], fromBeginning: true });
 await consumer.run({
   autoCommit: false,
-  eachBatch: async ({ batch, resolveOffset }) => {
+  eachBatch: async (payload) => {
+    const { batch } = payload;
     for (const message of batch.messages) {
       const type = message.headers?.type?.toString() ?? 'unknown';
       channel.publish(exchange, type, message.value ?? Buffer.alloc(0), { persistent: true });
@@ -33,7 +34,7 @@ await consumer.run({
     await channel.waitForConfirms();
     const last = batch.messages.at(-1);
     if (!last) return;
-    resolveOffset(last.offset);
+    payload.resolveOffset(last.offset);
     await consumer.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
     ]);

@@ -288,7 +288,10 @@ export class EventSourceController implements Controller<RawObject> {
           await admin.deleteExchange(ingestExchangeName(namespace, name));
           await admin.deleteQueue(ingestDeadLetterQueueName(namespace, name));
         } catch (error) {
-          rc.logger.warn({ err: errorMessage(error) }, 'Could not delete the ingest exchange and dead-letter queue; leaving them');
+          rc.logger.warn(
+            { err: errorMessage(error) },
+            'Could not delete the ingest exchange and dead-letter queue; leaving them',
+          );
         }
       }
     }
