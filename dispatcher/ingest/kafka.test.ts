@@ -4,8 +4,8 @@ import { pino } from 'pino';
 import type { EventSourceSpec } from '../../operator/api/v1alpha1/eventsource.ts';
 import type { BrokerSession, MessageProperties } from '../broker/session.ts';
 import type { SecretReader } from '../secrets.ts';
-import { KafkaIngest, planRecord, recordEventId } from './kafka.ts';
-import type { KafkaRecord } from './kafka-client.ts';
+import { consumerSettings, KafkaIngest, planRecord, recordEventId } from './kafka.ts';
+import { kafkaClientOptions, type KafkaRecord } from './kafka-client.ts';
 
 const record = (
   offset: number,
@@ -122,5 +122,89 @@ describe('KafkaIngest.handle', () => {
     const abort = new AbortController();
     abort.abort();
     assert.equal(await ingest(session, { accepted: 0, deadLettered: 0 }).handle(records, abort.signal), 0);
+  });
+});
+
+describe('consumerSettings', () => {
+  const secretData: Record<string, Record<string, string>> = {
+    'kafka-tls': { 'ca.crt': 'CA PEM', 'tls.crt': 'CERT PEM', 'tls.key': 'KEY PEM' },
+    'kafka-user': { username: 'anchor', password: 's3cret' },
+  };
+  const secrets = {
+    entry: (name: string, key: string, field: string) => {
+      const value = secretData[name]?.[key];
+      return value === undefined
+        ? Promise.reject(new Error(`${field}: Secret ${name} has no key "${key}"`))
+        : Promise.resolve(value);
+    },
+  } as unknown as SecretReader;
+
+  it('defaults the group to hookline.<namespace>.<name> and starts from the latest offset', async () => {
+    const settings = await consumerSettings(
+      'anchor',
+      'events',
+      { brokers: ['k:9092'], topic: 'TRANSACTION', startFrom: 'latest' },
+      secrets,
+    );
+    assert.equal(settings.groupId, 'hookline.anchor.events');
+    assert.equal(settings.fromBeginning, false);
+    assert.equal(settings.tls, undefined);
+    assert.equal(settings.sasl, undefined);
+  });
+
+  it('reads TLS material and SASL credentials from their Secrets', async () => {
+    const settings = await consumerSettings(
+      'anchor',
+      'events',
+      {
+        brokers: ['k:9093'],
+        topic: 'TRANSACTION',
+        groupId: 'anchor-hooks',
+        startFrom: 'earliest',
+        tls: {
+          caSecretRef: { name: 'kafka-tls', key: 'ca.crt' },
+          certSecretRef: { name: 'kafka-tls', key: 'tls.crt' },
+          keySecretRef: { name: 'kafka-tls', key: 'tls.key' },
+          serverName: 'kafka.internal',
+          insecureSkipVerify: false,
+        },
+        sasl: {
+          mechanism: 'scram-sha-512',
+          secretRef: { name: 'kafka-user', usernameKey: 'username', passwordKey: 'password' },
+        },
+      },
+      secrets,
+    );
+    assert.equal(settings.groupId, 'anchor-hooks');
+    assert.equal(settings.fromBeginning, true);
+    const options = kafkaClientOptions(settings);
+    assert.deepEqual(options.ssl, {
+      rejectUnauthorized: true,
+      ca: ['CA PEM'],
+      cert: 'CERT PEM',
+      key: 'KEY PEM',
+      servername: 'kafka.internal',
+    });
+    assert.deepEqual(options.sasl, { mechanism: 'scram-sha-512', username: 'anchor', password: 's3cret' });
+  });
+
+  it('names the field whose Secret entry is missing', async () => {
+    await assert.rejects(
+      consumerSettings(
+        'anchor',
+        'events',
+        {
+          brokers: ['k:9093'],
+          topic: 'T',
+          startFrom: 'latest',
+          sasl: {
+            mechanism: 'plain',
+            secretRef: { name: 'absent', usernameKey: 'username', passwordKey: 'password' },
+          },
+        },
+        secrets,
+      ),
+      /spec\.kafka\.sasl\.secretRef: Secret absent has no key "username"/,
+    );
   });
 });
