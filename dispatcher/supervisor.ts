@@ -16,7 +16,7 @@ import type { AddressPolicy } from './deliver/address-policy.ts';
 import { HttpClient } from './deliver/http.ts';
 import { HookWorker } from './deliver/worker.ts';
 import type { BeforeHook } from './gate.ts';
-import { resolveHook } from './hooks.ts';
+import { resolveHook, type Resolved } from './hooks.ts';
 import type { DispatcherMetrics } from './metrics.ts';
 import type { SecretReader } from './secrets.ts';
 import type { StatusWriter, StoredWebhook } from './status/writer.ts';
@@ -36,6 +36,13 @@ export interface SupervisorOptions {
   secretRefreshMs?: number;
   /** Called when the EventSource's spec changed (and once it is first known). */
   onSourceChange?: (spec: EventSourceSpec | undefined) => void;
+}
+
+/** What every Webhook of this source is resolved against. */
+interface ResolveTarget {
+  sourceVersion: string;
+  exchange: string;
+  maxEventBytes: number;
 }
 
 interface Running {
@@ -167,7 +174,8 @@ export class Supervisor {
       if (spec?.phase === 'Before') before.set(webhook.metadata.name, webhook);
       else wanted.set(webhook.metadata.name, webhook);
     }
-    await this.#syncBefore(before, rawSource?.metadata.resourceVersion ?? '-', exchange, maxEventBytes);
+    const target = { sourceVersion: rawSource?.metadata.resourceVersion ?? '-', exchange, maxEventBytes };
+    await this.#syncBefore(before, target);
     for (const [name, running] of this.#running) {
       if (!wanted.has(name))
         await this.#stopWorker(
@@ -177,15 +185,9 @@ export class Supervisor {
         );
     }
     for (const [name, raw] of wanted) {
-      const inputs = this.#inputsOf(raw, rawSource?.metadata.resourceVersion ?? '-');
+      const inputs = this.#inputsOf(raw, target.sourceVersion);
       if (this.#running.get(name)?.inputs === inputs) continue;
-      const resolved = await resolveHook({
-        raw,
-        policies: this.#policies,
-        secrets: this.#o.secrets,
-        sourceExchange: exchange,
-        maxEventBytes,
-      });
+      const resolved = await this.#resolve(raw, target);
       const running = this.#running.get(name);
       if (!resolved.ok) {
         if (running) await this.#stopWorker(name, running, resolved.reason);
@@ -195,10 +197,6 @@ export class Supervisor {
       const { config } = resolved;
       if (running?.worker.fingerprint === config.fingerprint) {
         running.inputs = inputs;
-        continue;
-      }
-      if (config.url.protocol === 'http:' && !this.#o.allowHttpUrls) {
-        if (running) await this.#stopWorker(name, running, 'plain http is not allowed');
         continue;
       }
       if (running) await this.#stopWorker(name, running, 'its configuration changed');
@@ -222,33 +220,35 @@ export class Supervisor {
   }
 
   /** Before hooks are resolved like the others, but kept for the gate instead of given a worker. */
-  async #syncBefore(
-    wanted: Map<string, RawObject>,
-    sourceVersion: string,
-    sourceExchange: string,
-    maxEventBytes: number,
-  ): Promise<void> {
+  async #syncBefore(wanted: Map<string, RawObject>, target: ResolveTarget): Promise<void> {
     for (const name of this.#before.keys()) if (!wanted.has(name)) this.#before.delete(name);
     for (const [name, raw] of wanted) {
-      const inputs = this.#inputsOf(raw, sourceVersion);
+      const inputs = this.#inputsOf(raw, target.sourceVersion);
       if (this.#before.get(name)?.inputs === inputs) continue;
-      const resolved = await resolveHook({
-        raw,
-        policies: this.#policies,
-        secrets: this.#o.secrets,
-        sourceExchange,
-        maxEventBytes,
-      });
-      if (!resolved.ok || (resolved.config.url.protocol === 'http:' && !this.#o.allowHttpUrls)) {
+      const resolved = await this.#resolve(raw, target);
+      if (!resolved.ok) {
         this.#before.delete(name);
-        const reason = resolved.ok ? 'plain http is not allowed' : resolved.reason;
-        this.#o.logger.warn({ webhook: name, reason }, 'Not calling Before hook');
+        this.#o.logger.warn({ webhook: name, reason: resolved.reason }, 'Not calling Before hook');
         continue;
       }
       const { config } = resolved;
       this.#before.set(name, { hook: { config, http: this.#httpClient(config.connectTimeoutMs) }, inputs });
       this.#o.logger.info({ webhook: name, events: config.spec.events }, 'Calling Before hook at the gate');
     }
+  }
+
+  /** A Webhook's configuration, or why it cannot be called (plain http included). */
+  async #resolve(raw: RawObject, target: ResolveTarget): Promise<Resolved> {
+    const resolved = await resolveHook({
+      raw,
+      policies: this.#policies,
+      secrets: this.#o.secrets,
+      sourceExchange: target.exchange,
+      maxEventBytes: target.maxEventBytes,
+    });
+    if (resolved.ok && resolved.config.url.protocol === 'http:' && !this.#o.allowHttpUrls)
+      return { ok: false, reason: 'plain http is not allowed' };
+    return resolved;
   }
 
   #httpClient(connectTimeoutMs: number): HttpClient {

@@ -15,7 +15,7 @@ import type { SecretReader } from '../secrets.ts';
 import { IdempotencyCache, type Accepted } from './idempotency.ts';
 import { idFromKey, intake, newEventId } from './intake.ts';
 import { publishEvent, type IngestTarget } from './publish.ts';
-import { bearerToken, parseTokens, tokenAccepted } from './tokens.ts';
+import { bearerToken, tokenAccepted, tokenCache } from './tokens.ts';
 
 export const EVENTS_PATH = '/v1/events';
 export const BEFORE_PATH = '/v1/events/before';
@@ -108,6 +108,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
 export class HttpIngest {
   readonly #o: HttpIngestOptions;
   readonly #idempotency: IdempotencyCache;
+  readonly #tokens = tokenCache();
 
   constructor(options: HttpIngestOptions) {
     this.#o = options;
@@ -230,7 +231,7 @@ export class HttpIngest {
     if (!token) throw new Refused(401, 'an Authorization: Bearer <token> header is required', challenge);
     let tokens: Buffer[];
     try {
-      tokens = parseTokens(await this.#o.secrets.entry(ref.name, ref.key, 'spec.http.authSecretRef'));
+      tokens = this.#tokens(await this.#o.secrets.entry(ref.name, ref.key, 'spec.http.authSecretRef'));
     } catch (error) {
       this.#o.logger.error({ err: errorMessage(error) }, 'Cannot read the ingest tokens');
       throw new Refused(503, 'the ingest tokens cannot be read; see the dispatcher log', {

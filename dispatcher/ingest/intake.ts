@@ -28,7 +28,7 @@ export interface IntakeInput {
 /** RabbitMQ refuses routing keys over 255 bytes. */
 const MAX_TYPE_BYTES = 255;
 
-const DEFAULT_RULE: TypeRule = { template: '{/type}' };
+const DEFAULT_TEMPLATE = '{/type}';
 
 /** Evaluates `{/a}.{/b}`: every pointer must name a string, number or boolean. */
 export function renderTemplate(
@@ -73,7 +73,7 @@ export function intake(input: IntakeInput): Intake {
   if (input.explicitType !== undefined) {
     type = checkType(input.explicitType, 'the Hookline-Event-Type header');
   } else {
-    const rule = input.rule ?? DEFAULT_RULE;
+    const rule = input.rule ?? { template: DEFAULT_TEMPLATE };
     if (rule.header !== undefined) {
       const value = input.header(rule.header);
       type =
@@ -81,7 +81,7 @@ export function intake(input: IntakeInput): Intake {
           ? { ok: false, reason: `event type: header "${rule.header}" is missing` }
           : checkType(value, `header "${rule.header}"`);
     } else {
-      const rendered = renderTemplate(rule.template ?? '{/type}', json);
+      const rendered = renderTemplate(rule.template ?? DEFAULT_TEMPLATE, json);
       type = rendered.ok ? checkType(rendered.value, `template "${rule.template}"`) : rendered;
     }
   }

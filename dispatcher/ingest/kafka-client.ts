@@ -66,6 +66,9 @@ function toText(value: Buffer | string | (Buffer | string)[] | undefined): strin
   return Buffer.isBuffer(first) ? first.toString('utf8') : first;
 }
 
+/** Client and consumer retry alike; past this the consumer restarts (see restartLater). */
+const RETRY = { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 };
+
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
@@ -108,7 +111,7 @@ export function kafkaClientOptions(settings: KafkaConsumerSettings) {
           } as SASLOptions,
         }
       : {}),
-    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+    retry: RETRY,
   };
 }
 
@@ -135,7 +138,7 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,
       heartbeatInterval: 3_000,
-      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+      retry: RETRY,
     });
     consumer = current;
     current.on(current.events.GROUP_JOIN, (event) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bearerToken, parseTokens, tokenAccepted } from './tokens.ts';
+import { bearerToken, parseTokens, tokenAccepted, tokenCache } from './tokens.ts';
 
 describe('ingest tokens', () => {
   const tokens = parseTokens('# producers\n  alpha-token  \n\nbeta-token\r\n');
@@ -20,5 +20,15 @@ describe('ingest tokens', () => {
     assert.equal(bearerToken('Basic abc'), undefined);
     assert.equal(bearerToken('Bearer'), undefined);
     assert.equal(bearerToken(undefined), undefined);
+  });
+});
+
+describe('tokenCache', () => {
+  it('parses a text once and again when it changes', () => {
+    const tokens = tokenCache();
+    const first = tokens('a\nb');
+    assert.equal(tokens('a\nb'), first);
+    assert.equal(tokens('c').length, 1);
+    assert.equal(tokenAccepted('c', tokens('c')), true);
   });
 });

@@ -22,3 +22,12 @@ export function tokenAccepted(presented: string, accepted: readonly Buffer[]): b
   for (const candidate of accepted) ok = crypto.timingSafeEqual(digest, candidate) || ok;
   return ok;
 }
+
+/** Parses a Secret's token list once per distinct text, not once per request. */
+export function tokenCache(): (text: string) => Buffer[] {
+  let last: { text: string; tokens: Buffer[] } | undefined;
+  return (text) => {
+    if (last?.text !== text) last = { text, tokens: parseTokens(text) };
+    return last.tokens;
+  };
+}
