@@ -16,6 +16,7 @@ import { kubeClient, resourcePath } from '../operator/runtime/kube-client.ts';
 import { envConfig } from '../test/env/config.ts';
 import { down, up } from '../test/env/env.ts';
 import { run } from '../test/env/process.ts';
+import { eventually } from '../test/fixtures/wait.ts';
 import { startVerifyingReceiver } from '../examples/quickstart/receiver.ts';
 import { LocalDispatchers } from './local/dispatchers.ts';
 
@@ -36,19 +37,10 @@ const watchNamespace = values['watch-namespace'];
 const receiverPort = Number(values['receiver-port'] ?? base + 80);
 const firstDispatcherPort = Number(values['dispatcher-port'] ?? base + 100);
 const TOKEN = 'quickstart-token';
+/** The first run of the operator and dispatchers may be slow; a minute per step. */
+const WAIT = { timeoutMs: 60_000, intervalMs: 250 };
 
 const step = (message: string) => console.log(`• ${message}`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
 step('Bringing up the local environment (the first run builds and downloads; later runs reuse it)');
 const { info, started, timings } = await up(config);
 const kubectl = (...args: string[]) =>
@@ -136,14 +128,16 @@ try {
   const webhookPath = (name: string) =>
     resourcePath({ group: 'hookline.dev', version: 'v1alpha1', plural: 'webhooks', namespace, name });
   for (const name of ['orders', 'audit']) {
-    await until(`Webhook ${name} to be Ready`, async () => {
-      const hook = await client.get<{ status?: { conditions?: { type: string; status: string }[] } }>(
-        webhookPath(name),
-      );
-      return hook.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-        ? true
-        : undefined;
-    });
+    await eventually(
+      `Webhook ${name} to be Ready`,
+      async () => {
+        const hook = await client.get<{ status?: { conditions?: { type: string; status: string }[] } }>(
+          webhookPath(name),
+        );
+        return hook.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      },
+      WAIT,
+    );
   }
   const secretEntry = async (name: string, key: string) => {
     const secret = await client.get<{ data?: Record<string, string> }>(
@@ -152,8 +146,10 @@ try {
     const value = secret.data?.[key];
     return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
   };
-  const ordersKey = await until('the generated signing Secret orders-signing', () =>
-    secretEntry('orders-signing', 'secret'),
+  const ordersKey = await eventually(
+    'the generated signing Secret orders-signing',
+    () => secretEntry('orders-signing', 'secret'),
+    WAIT,
   );
   receiver.setKey('/hooks/orders', { scheme: 'standard-webhooks', key: ordersKey });
   receiver.setKey('/hooks/audit', {
@@ -161,12 +157,14 @@ try {
     key: (await secretEntry('audit-hmac', 'secret')) ?? '',
   });
 
-  const port = await until('the dispatcher of EventSource shop', async () => {
-    const found = dispatchers.port(namespace, 'shop');
-    if (found === undefined) return undefined;
-    const ready = await fetch(`http://127.0.0.1:${found}/readyz`);
-    return ready.ok ? found : undefined;
-  });
+  const port = await eventually(
+    'the dispatcher of EventSource shop',
+    async () => {
+      const found = dispatchers.port(namespace, 'shop');
+      return found !== undefined && (await fetch(`http://127.0.0.1:${found}/readyz`)).ok && found;
+    },
+    WAIT,
+  );
   const endpoint = `http://127.0.0.1:${port}/v1/events`;
   step(`Posting events to ${endpoint}`);
   const before = receiver.deliveries.length;
@@ -186,23 +184,27 @@ try {
     console.log(`  POST ${event.type} → ${response.status} ${await response.text()}`);
   }
   const expected = events.filter((e) => e.type.startsWith('order.')).length + events.length;
-  await until(`${expected} verified deliveries`, () =>
-    Promise.resolve(
-      receiver.deliveries.slice(before).filter((d) => d.verified).length >= expected ? true : undefined,
-    ),
+  await eventually(
+    `${expected} verified deliveries`,
+    () => receiver.deliveries.slice(before).filter((d) => d.verified).length >= expected,
+    WAIT,
   );
   // Status is written back in batches, about once a second.
-  await until('the deliveries in the Webhooks status', async () => {
-    const counts = await Promise.all(
-      ['orders', 'audit'].map(async (name) => {
-        const hook = await client.get<{ status?: { deliveries?: { succeeded?: number } } }>(
-          webhookPath(name),
-        );
-        return hook.status?.deliveries?.succeeded ?? 0;
-      }),
-    );
-    return counts.every((count) => count > 0) ? true : undefined;
-  });
+  await eventually(
+    'the deliveries in the Webhooks status',
+    async () => {
+      const counts = await Promise.all(
+        ['orders', 'audit'].map(async (name) => {
+          const hook = await client.get<{ status?: { deliveries?: { succeeded?: number } } }>(
+            webhookPath(name),
+          );
+          return hook.status?.deliveries?.succeeded ?? 0;
+        }),
+      );
+      return counts.every((count) => count > 0);
+    },
+    WAIT,
+  );
   console.log(`\n$ kubectl get webhooks -n ${namespace}`);
   console.log((await kubectl('get', 'webhooks', '-n', namespace)).stdout.trimEnd());
 } catch (error) {
