@@ -3,9 +3,13 @@
 // used). Used by `hookline verify` to debug receivers.
 import crypto from 'node:crypto';
 import type { SigningScheme } from '../operator/api/v1alpha1/webhook.ts';
-import { ed25519PrivateKey, ed25519RawPublicKey } from '../operator/controllers/signing-keys.ts';
+import {
+  ed25519PrivateKey,
+  ed25519RawPublicKey,
+  standardWebhooksKey,
+} from '../operator/controllers/signing-keys.ts';
 import { decodeStrkey, VERSION_PUBLIC_KEY } from '../operator/controllers/strkey.ts';
-import { standardWebhooksKey, stellarHost } from './deliver/sign.ts';
+import { stellarHost } from './deliver/sign.ts';
 
 export interface CapturedRequest {
   headers: Record<string, string>;

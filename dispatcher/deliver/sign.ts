@@ -8,7 +8,7 @@
 //   none
 import crypto from 'node:crypto';
 import type { SigningScheme } from '../../operator/api/v1alpha1/webhook.ts';
-import { ed25519PrivateKey } from '../../operator/controllers/signing-keys.ts';
+import { signingKeys } from '../../operator/controllers/signing-keys.ts';
 
 export interface SigningInput {
   id: string;
@@ -30,22 +30,6 @@ export interface SigningOptions {
 
 export type Signer = (input: SigningInput) => Record<string, string>;
 
-export class SigningKeyError extends Error {
-  readonly code = 'SigningKeyInvalid';
-}
-
-/** The key bytes of a Standard Webhooks secret: whsec_ followed by base64. */
-export function standardWebhooksKey(secret: string): Buffer {
-  const trimmed = secret.trim();
-  const encoded = trimmed.startsWith('whsec_') ? trimmed.slice('whsec_'.length) : trimmed;
-  const key = Buffer.from(encoded, 'base64');
-  if (key.length < 16)
-    throw new SigningKeyError(
-      'a standard-webhooks secret must be whsec_ followed by base64 of at least 16 bytes',
-    );
-  return key;
-}
-
 function signedContent(input: SigningInput): Buffer {
   return Buffer.concat([Buffer.from(`${input.id}.${input.timestamp}.`), input.body]);
 }
@@ -55,16 +39,14 @@ export function stellarHost(url: URL): string {
   return url.port ? `${url.hostname}:${url.port}` : url.hostname;
 }
 
+/** A signer for the scheme; throws a SigningKeyError when a secret is no key of it. */
 export function createSigner(options: SigningOptions): Signer {
-  const secrets = options.secrets.filter((s) => s.trim() !== '');
-  if (options.scheme !== 'none' && secrets.length === 0)
-    throw new SigningKeyError(`the ${options.scheme} scheme needs a secret`);
+  // KeyObjects made once: an HMAC keyed with a Buffer converts the key on every call.
+  const keys = signingKeys(options.scheme, options.secrets);
   switch (options.scheme) {
     case 'none':
       return () => ({});
-    case 'standard-webhooks': {
-      // KeyObjects made once: an HMAC keyed with a Buffer converts the key on every call.
-      const keys = secrets.map((secret) => crypto.createSecretKey(standardWebhooksKey(secret)));
+    case 'standard-webhooks':
       return (input) => {
         const content = signedContent(input);
         const signatures = keys.map(
@@ -76,9 +58,7 @@ export function createSigner(options: SigningOptions): Signer {
           'webhook-signature': signatures.join(' '),
         };
       };
-    }
-    case 'ed25519': {
-      const keys = secrets.map((secret) => ed25519PrivateKey('ed25519', secret));
+    case 'ed25519':
       return (input) => {
         const content = signedContent(input);
         return {
@@ -89,23 +69,15 @@ export function createSigner(options: SigningOptions): Signer {
             .join(' '),
         };
       };
-    }
     case 'hmac-sha256': {
-      const key = crypto.createSecretKey(Buffer.from(secrets[0]!, 'utf8'));
+      const key = keys[0]!;
       const header = options.header ?? 'X-Hookline-Signature';
       return (input) => ({
         [header]: `sha256=${crypto.createHmac('sha256', key).update(input.body).digest('hex')}`,
       });
     }
     case 'rsa-sha256': {
-      let key: crypto.KeyObject;
-      try {
-        key = crypto.createPrivateKey(secrets[0]!);
-      } catch (error) {
-        throw new SigningKeyError(
-          `the rsa-sha256 secret is not a PEM private key: ${(error as Error).message}`,
-        );
-      }
+      const key = keys[0]!;
       const plain = options.format === 'plain';
       const header = options.header ?? (plain ? 'X-Signature' : 'Content-Signature');
       const encoding = options.encoding ?? (plain ? 'base64' : 'base64url');
@@ -117,7 +89,7 @@ export function createSigner(options: SigningOptions): Signer {
       };
     }
     case 'stellar': {
-      const key = ed25519PrivateKey('stellar', secrets[0]!);
+      const key = keys[0]!;
       return (input): Record<string, string> => {
         const content = Buffer.concat([
           Buffer.from(`${input.timestamp}.${stellarHost(input.url)}.`),
