@@ -36,7 +36,13 @@ import {
 } from './names.ts';
 import { resolvePolicy, retriesOf } from './policy.ts';
 import { secretEntry, type Lookup } from './secrets.ts';
-import { defaultSecretKey, generateSecret, publicKeyOf } from './signing-keys.ts';
+import {
+  defaultSecretKey,
+  generateSecret,
+  publicKeyOfKey,
+  SigningKeyError,
+  signingKeys,
+} from './signing-keys.ts';
 import { applyOwnedStatus, hookRef } from './status.ts';
 
 const PLURAL = 'webhooks';
@@ -183,17 +189,18 @@ export class WebhookController implements Controller<RawObject> {
     if (scheme === 'none') return { ok: true, value: undefined };
     if (secretRef) {
       const keys = secretRef.keys ?? [secretRef.key ?? defaultSecretKey(scheme)];
+      const values: string[] = [];
       for (const key of keys) {
         const entry = secretEntry(caches, namespace, { name: secretRef.name, key }, 'spec.signing.secretRef');
         if (!entry.ok) return entry;
+        values.push(entry.value);
       }
-      const first = secretEntry(
-        caches,
-        namespace,
-        { name: secretRef.name, key: keys[0]! },
-        'spec.signing.secretRef',
+      return this.#publicKey(
+        scheme,
+        values,
+        `spec.signing.secretRef: Secret ${namespace}/${secretRef.name}`,
+        keys,
       );
-      return this.#publicKey(scheme, first);
     }
     const name = signingSecretName(webhook.metadata.name);
     const key = defaultSecretKey(scheme);
@@ -234,21 +241,36 @@ export class WebhookController implements Controller<RawObject> {
         reason: 'SecretNotFound',
         message: `Secret ${namespace}/${name} lost key "${key}"`,
       };
-    return this.#publicKey(scheme, { ok: true, value: Buffer.from(stored, 'base64').toString('utf8') });
+    return this.#publicKey(
+      scheme,
+      [Buffer.from(stored, 'base64').toString('utf8')],
+      `spec.signing: generated Secret ${namespace}/${name}`,
+      [key],
+    );
   }
 
+  /**
+   * Reads the secrets with the dispatcher's own rules (signingKeys), so that a Webhook the
+   * dispatcher cannot sign for is Ready=False, SecretInvalid; answers the public key.
+   * `where` and `keys` name the Secret and its entries in the message; no value ever is.
+   */
   #publicKey(
     scheme: Webhook['spec']['signing']['scheme'],
-    secret: Lookup<string>,
+    values: readonly string[],
+    where: string,
+    keys: readonly string[],
   ): Lookup<string | undefined> {
-    if (!secret.ok) return secret;
     try {
-      return { ok: true, value: publicKeyOf(scheme, secret.value) };
+      const [first] = signingKeys(scheme, values);
+      return { ok: true, value: first && publicKeyOfKey(scheme, first) };
     } catch (error) {
+      if (!(error instanceof SigningKeyError)) throw error;
+      const named = error.index === undefined ? keys : [keys[error.index]];
+      const entries = `${named.length === 1 ? 'key' : 'keys'} ${named.map((k) => `"${k}"`).join(', ')}`;
       return {
         ok: false,
         reason: 'SecretInvalid',
-        message: `spec.signing.secretRef: not a valid ${scheme} key: ${errorMessage(error)}`,
+        message: `${where} ${entries} cannot sign ${scheme} requests: ${error.message}`,
       };
     }
   }
