@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  ATTEMPT_ERROR_MAX_LENGTH,
+  DISABLED_REASON_MAX_LENGTH,
+  WebhookStatus,
+} from '../../operator/api/v1alpha1/webhook.ts';
+import {
   applyDelta,
   combine,
   emptyDelta,
   recordAttempt,
   RECENT_ATTEMPTS,
+  truncate,
   type AttemptRecord,
   type Outcome,
 } from './delta.ts';
@@ -118,4 +124,74 @@ describe('Before gate verdicts', () => {
     assert.equal(status.recentAttempts?.[0]?.outcome, 'Denied');
     assert.equal(status.lastAttempt?.statusCode, 403);
   });
+});
+
+describe('free text that would not fit the CRD', () => {
+  const long = (n: number, unit = 'x') => unit.repeat(n);
+  const cases: { name: string; error: string; kept: string }[] = [
+    { name: 'a short error', error: 'HTTP 503: maintenance', kept: 'HTTP 503: maintenance' },
+    {
+      name: 'an error of exactly the cap',
+      error: long(ATTEMPT_ERROR_MAX_LENGTH),
+      kept: long(ATTEMPT_ERROR_MAX_LENGTH),
+    },
+    {
+      name: 'one character over the cap',
+      error: long(ATTEMPT_ERROR_MAX_LENGTH + 1),
+      kept: `${long(ATTEMPT_ERROR_MAX_LENGTH - 1)}…`,
+    },
+    {
+      name: 'a 5,000-character error',
+      error: `network: ${long(4991)}`,
+      kept: `network: ${long(ATTEMPT_ERROR_MAX_LENGTH - 10)}…`,
+    },
+    // Two UTF-16 units each: the cut falls between two characters, never inside one.
+    {
+      name: 'characters outside the BMP',
+      error: long(3000, '🔥'),
+      kept: `${long(ATTEMPT_ERROR_MAX_LENGTH / 2 - 1, '🔥')}…`,
+    },
+    {
+      name: 'a character outside the BMP across the cut',
+      error: `x${long(3000, '🔥')}`,
+      kept: `x${long(ATTEMPT_ERROR_MAX_LENGTH / 2 - 1, '🔥')}…`,
+    },
+  ];
+  for (const c of cases) {
+    it(`keeps ${c.name} within the cap of lastAttempt.error and recentAttempts[].error`, () => {
+      const next = applyDelta(
+        { recentAttempts: [attempt('Retrying', 0, { error: 'earlier' })] },
+        deltaOf(attempt('Retrying', 1, { statusCode: 503, error: c.error })),
+      );
+      assert.equal(next.lastAttempt?.error, c.kept);
+      assert.equal(next.recentAttempts?.[0]?.error, c.kept);
+      assert.equal(next.recentAttempts?.[1]?.error, 'earlier');
+      assert.ok(next.lastAttempt?.error?.isWellFormed(), 'no character is cut in half');
+      assert.deepEqual(WebhookStatus.safeParse(next).error?.issues, undefined);
+    });
+  }
+
+  it('keeps a long disabledReason within its cap', () => {
+    const delta = deltaOf(attempt('Failed', 1, { error: long(5000) }));
+    delta.disable = {
+      reason: `Disabled after 4 failed retries (last: ${long(5000)})`,
+      at: '2026-11-23T12:00:00Z',
+    };
+    const next = applyDelta(undefined, delta);
+    assert.equal(next.disabledReason?.length, DISABLED_REASON_MAX_LENGTH);
+    assert.match(next.disabledReason ?? '', /^Disabled after 4 failed retries \(last: x+…$/);
+    assert.deepEqual(WebhookStatus.safeParse(next).error?.issues, undefined);
+  });
+
+  const truncations: [string, number, string][] = [
+    ['', 5, ''],
+    ['abc', 3, 'abc'],
+    ['abcd', 3, 'ab…'],
+    ['a🔥🔥🔥', 4, 'a🔥…'],
+    ['ab🔥🔥', 4, 'ab…'],
+  ];
+  for (const [text, max, expected] of truncations) {
+    it(`cuts ${JSON.stringify(text)} to ${max} units as ${JSON.stringify(expected)}`, () =>
+      assert.equal(truncate(text, max), expected));
+  }
 });

@@ -2,7 +2,11 @@
 // write, and how that is added to the stored status. Pure; the writer applies it on the
 // latest stored status under optimistic concurrency, so replicas never lose each other's
 // updates.
-import type { WebhookStatus } from '../../operator/api/v1alpha1/webhook.ts';
+import {
+  ATTEMPT_ERROR_MAX_LENGTH,
+  DISABLED_REASON_MAX_LENGTH,
+  type WebhookStatus,
+} from '../../operator/api/v1alpha1/webhook.ts';
 
 export type Outcome = 'Succeeded' | 'Retrying' | 'Failed' | 'DeadLettered' | 'Denied' | 'Allowed';
 
@@ -107,12 +111,29 @@ export function combine(earlier: Delta, later: Delta): Delta {
   };
 }
 
-function toStatusAttempt(record: AttemptRecord): NonNullable<WebhookStatus['lastAttempt']> {
-  const { deadLettered: _deadLettered, ...rest } = record;
-  return rest;
+/**
+ * The text cut to at most `max` UTF-16 units, ending in "…" when it was cut. Units, not
+ * characters: the API server counts characters, but the operator and the dispatcher check
+ * the whole Webhook, status included, against the zod schema, which counts units; a
+ * character is never cut in half.
+ */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--; // the first half of a surrogate pair
+  return `${text.slice(0, end)}…`;
 }
 
-/** The status fields the dispatcher owns, after adding the delta to what is stored. */
+function toStatusAttempt(record: AttemptRecord): NonNullable<WebhookStatus['lastAttempt']> {
+  const { deadLettered: _deadLettered, error, ...rest } = record;
+  return error === undefined ? rest : { ...rest, error: truncate(error, ATTEMPT_ERROR_MAX_LENGTH) };
+}
+
+/**
+ * The status fields the dispatcher owns, after adding the delta to what is stored; free
+ * text is cut to the CRD's caps, so that one long error never makes a write refused.
+ */
 export function applyDelta(stored: WebhookStatus | undefined, delta: Delta): Partial<WebhookStatus> {
   const before = stored?.deliveries ?? { succeeded: 0, failed: 0, retried: 0, deadLettered: 0, filtered: 0 };
   const next: Partial<WebhookStatus> = {
@@ -136,7 +157,7 @@ export function applyDelta(stored: WebhookStatus | undefined, delta: Delta): Par
   if (delta.lastSuccessTime) next.lastSuccessTime = delta.lastSuccessTime;
   if (delta.disable && !stored?.disabled) {
     next.disabled = true;
-    next.disabledReason = delta.disable.reason;
+    next.disabledReason = truncate(delta.disable.reason, DISABLED_REASON_MAX_LENGTH);
     next.disabledAt = delta.disable.at;
   }
   return next;

@@ -39,6 +39,19 @@ export const RESERVED_HEADERS = [
   'hookline-attempt',
 ] as const;
 
+/**
+ * Caps on the free-text status fields the dispatcher writes. A value over its cap would
+ * make the API server refuse every status write of the Webhook, so the dispatcher cuts
+ * what it writes to these lengths (in characters, as the API server counts them).
+ */
+export const ATTEMPT_ERROR_MAX_LENGTH = 1024;
+/**
+ * Room for "Disabled after N failed retries (last: <error>)" with an error at its cap: no
+ * reason written before this cap existed (always beside its attempt, so its error fitted)
+ * is over it, so no stored Webhook turns invalid.
+ */
+export const DISABLED_REASON_MAX_LENGTH = 2048;
+
 const TOPIC_WORD = '(\\*|#|[^.*#\\s]+)';
 const TOPIC_PATTERN = new RegExp(`^${TOPIC_WORD}(\\.${TOPIC_WORD})*$`);
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
@@ -340,7 +353,7 @@ const Attempt = z
       .enum(['Succeeded', 'Failed', 'Retrying', 'DeadLettered', 'Denied', 'Allowed'])
       .optional()
       .describe('What came of the attempt.'),
-    error: z.string().max(1024).optional().describe('Why the attempt failed.'),
+    error: z.string().max(ATTEMPT_ERROR_MAX_LENGTH).optional().describe('Why the attempt failed.'),
   })
   .describe('One delivery attempt.');
 
@@ -351,7 +364,11 @@ export const WebhookStatus = z
       .boolean()
       .optional()
       .describe('Delivery is stopped after retries ran out; see disabledReason.'),
-    disabledReason: z.string().optional().describe('Why the Webhook was disabled.'),
+    disabledReason: z
+      .string()
+      .max(DISABLED_REASON_MAX_LENGTH)
+      .optional()
+      .describe('Why the Webhook was disabled.'),
     disabledAt: z.string().optional().describe('When the Webhook was disabled (RFC 3339).'),
     queue: z.string().optional().describe("The RabbitMQ queue holding this Webhook's events."),
     deliveries: z
