@@ -41,6 +41,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
   const follow: { supervisor?: Supervisor } = {};
   const secrets = new SecretReader(client, settings.namespace, logger);
   const sourceChanges: { listener?: (spec: EventSourceSpec | undefined) => void } = {};
+  const recorder = eventRecorder(client, 'hookline-dispatcher', logger);
   const status = new StatusWriter({
     client,
     namespace: settings.namespace,
@@ -48,6 +49,8 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     intervalMs: settings.statusIntervalMs,
     maxWritesPerInterval: settings.statusWritesPerInterval,
     onWrite: () => metrics.statusWrites.inc({ namespace: settings.namespace }),
+    onRefused: (webhook) => metrics.statusWritesRefused.inc({ namespace: settings.namespace, webhook }),
+    recorder,
     cached: (name) => follow.supervisor?.cachedWebhook(name),
   });
   const supervisor = new Supervisor({
@@ -61,7 +64,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     addresses: addressPolicy(settings.allowedCidrs),
     allowHttpUrls: settings.allowHttpUrls,
     metrics,
-    recorder: eventRecorder(client, 'hookline-dispatcher', logger),
+    recorder,
     logger,
   });
   follow.supervisor = supervisor;

@@ -17,6 +17,10 @@ export function dispatcherMetrics() {
     inFlight: registry.gauge('hookline_deliveries_in_flight', 'Deliveries in progress per Webhook.'),
     workers: registry.gauge('hookline_webhook_workers', 'Webhooks being delivered to by this replica.'),
     statusWrites: registry.counter('hookline_status_writes_total', 'Webhook status writes.'),
+    statusWritesRefused: registry.counter(
+      'hookline_status_writes_refused_total',
+      'Webhook status writes the API server refused as invalid (422), by Webhook; their updates were dropped.',
+    ),
     ingested: registry.counter(
       'hookline_ingest_events_total',
       'Events taken in from Kafka or HTTP by outcome (accepted, dead_lettered).',

@@ -99,7 +99,10 @@ export class Supervisor {
     const raw = this.#webhooks.get(`${this.#o.namespace}/${name}`);
     const resourceVersion = raw?.metadata.resourceVersion;
     if (!raw || !resourceVersion) return undefined;
-    return { metadata: { resourceVersion }, status: raw.status as StoredWebhook['status'] };
+    return {
+      metadata: { resourceVersion, uid: raw.metadata.uid },
+      status: raw.status as StoredWebhook['status'],
+    };
   }
 
   get workers(): string[] {

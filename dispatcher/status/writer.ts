@@ -2,11 +2,19 @@
 // most about once per second per Webhook, however high the event rate. Each write adds
 // this replica's delta to the latest stored status under optimistic concurrency
 // (resourceVersion), so several replicas never lose each other's counts; while the API is
-// unreachable the deltas accumulate and are written once it answers again.
+// unreachable the deltas accumulate and are written once it answers again. A write the API
+// server refuses as invalid (422) would be refused again: it is reported and dropped.
 import type { Logger } from 'pino';
 import type { WebhookStatus } from '../../operator/api/v1alpha1/webhook.ts';
 import { errorMessage } from '../../operator/runtime/errors.ts';
-import { isConflict, isNotFound, resourcePath, type KubeClient } from '../../operator/runtime/kube-client.ts';
+import type { EventRecorder } from '../../operator/runtime/events.ts';
+import {
+  isConflict,
+  isInvalid,
+  isNotFound,
+  resourcePath,
+  type KubeClient,
+} from '../../operator/runtime/kube-client.ts';
 import {
   applyDelta,
   combine,
@@ -18,7 +26,7 @@ import {
 } from './delta.ts';
 
 export interface StoredWebhook {
-  metadata: { resourceVersion: string };
+  metadata: { resourceVersion: string; uid?: string };
   status?: WebhookStatus;
 }
 
@@ -34,6 +42,10 @@ export interface StatusWriterOptions {
   onDisabled?: (webhook: string, reason: string) => void;
   /** Called after each successful status write (for the metric). */
   onWrite?: () => void;
+  /** Called for each write the API server refused as invalid and that was dropped (for the metric). */
+  onRefused?: (webhook: string) => void;
+  /** Tells of a refused write with a Warning Event on the Webhook. */
+  recorder?: EventRecorder;
 }
 
 export class StatusWriter {
@@ -113,11 +125,12 @@ export class StatusWriter {
       namespace: this.#o.namespace,
       name: webhook,
     });
+    let stored: StoredWebhook | undefined;
     try {
       for (let attempt = 1; ; attempt++) {
         // The informer's copy saves a read; a conflict means it was stale, so read afresh.
         const cached = attempt === 1 ? this.#o.cached?.(webhook) : undefined;
-        const stored = cached ?? (await this.#o.client.get<StoredWebhook>(path));
+        stored = cached ?? (await this.#o.client.get<StoredWebhook>(path));
         const status = applyDelta(stored.status, delta);
         try {
           await this.#o.client.mergePatch(`${path}/status`, {
@@ -134,6 +147,7 @@ export class StatusWriter {
       }
     } catch (error) {
       if (isNotFound(error)) return; // the Webhook is gone; so are its counts
+      if (isInvalid(error)) return await this.#refused(webhook, stored, delta, error);
       // Keep the delta, ahead of anything recorded meanwhile, for the next tick.
       const newer = this.#pending.get(webhook);
       this.#pending.set(webhook, newer ? combine(delta, newer) : delta);
@@ -144,5 +158,29 @@ export class StatusWriter {
     } finally {
       this.#flushing.delete(webhook);
     }
+  }
+
+  /** A write refused as invalid is refused every time: said in the log, a metric and an Event, and dropped. */
+  async #refused(
+    webhook: string,
+    stored: StoredWebhook | undefined,
+    delta: Delta,
+    error: unknown,
+  ): Promise<void> {
+    const dropped = `${delta.attempts} attempts, ${delta.filtered} filtered and ${delta.deadLettered} dead-lettered events`;
+    this.#o.onRefused?.(webhook);
+    this.#o.logger.error(
+      { webhook, err: errorMessage(error), attempts: delta.attempts },
+      'Status write refused by the API server; dropped it',
+    );
+    await this.#o.recorder?.warning(
+      {
+        apiVersion: 'hookline.dev/v1alpha1',
+        kind: 'Webhook',
+        metadata: { name: webhook, namespace: this.#o.namespace, uid: stored?.metadata.uid },
+      },
+      'StatusWriteRefused',
+      `Dropped the delivery status of ${dropped}: the API server refused it: ${errorMessage(error)}`,
+    );
   }
 }

@@ -46,6 +46,11 @@ export function isConflict(error: unknown): boolean {
   return error instanceof KubeApiError && error.status === 409;
 }
 
+/** 422: the object does not pass the API server's validation; sending it again cannot help. */
+export function isInvalid(error: unknown): boolean {
+  return error instanceof KubeApiError && error.status === 422;
+}
+
 export interface WatchEvent<T> {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
   object: T;
