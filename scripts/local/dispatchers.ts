@@ -3,12 +3,15 @@
 // arguments and environment (Secret references resolved) and the image's entry point
 // mapped to dispatcher/cli.ts. A Deployment whose pod template changed (the operator
 // rolls it when a Secret or the source changes) is restarted; a deleted one is stopped.
-// Each replica gets its own loopback port; http sources are reached there.
+// Each replica gets its own loopback port; http sources are reached there. What the kubelet
+// and the deployment controller would report, the replicas' readiness, goes into each
+// Deployment's status (readiness.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { KubeClient } from '../../operator/runtime/kube-client.ts';
 import { resourcePath } from '../../operator/runtime/kube-client.ts';
+import { ReadinessReporter, readyzProbe, templateOf } from './readiness.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 
@@ -70,6 +73,8 @@ export interface LocalDispatcher {
 interface Running extends LocalDispatcher {
   child: ChildProcess;
   template: string;
+  /** Stops counting the replica in its Deployment's status. */
+  uncount: () => Promise<void>;
 }
 
 export interface RunnerOptions {
@@ -89,6 +94,8 @@ export interface RunnerOptions {
 export class LocalDispatchers {
   readonly #o: RunnerOptions;
   readonly #running = new Map<string, Running>();
+  /** By `namespace/deployment`. */
+  readonly #reporters = new Map<string, ReadinessReporter>();
   #timer: NodeJS.Timeout | undefined;
   #sync: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -99,7 +106,7 @@ export class LocalDispatchers {
   }
 
   get running(): LocalDispatcher[] {
-    return [...this.#running.values()].map(({ child: _c, template: _t, ...rest }) => rest);
+    return [...this.#running.values()].map(({ child: _c, template: _t, uncount: _u, ...rest }) => rest);
   }
 
   /** The loopback port of the first replica of a source's dispatcher. */
@@ -133,13 +140,36 @@ export class LocalDispatchers {
     }
     for (const [key, running] of this.#running) {
       const deployment = wanted.get(key);
-      if (!deployment || JSON.stringify(deployment.spec.template) !== running.template)
-        await this.#stopOne(key, running);
+      if (!deployment || templateOf(deployment) !== running.template) await this.#stopOne(key, running);
     }
+    await this.#followReporters(list.items);
     for (const [key, deployment] of wanted) {
       if (this.#running.has(key) || this.#stopped) continue;
       await this.#startOne(key, deployment, Number(key.split('/')[2]));
     }
+  }
+
+  /** A reporter per listed Deployment (one of 0 replicas too); those of deleted ones closed. */
+  async #followReporters(deployments: DispatcherDeployment[]): Promise<void> {
+    const listed = new Set(deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`));
+    for (const [key, reporter] of this.#reporters) {
+      if (listed.has(key)) continue;
+      this.#reporters.delete(key);
+      await reporter.close();
+    }
+    for (const deployment of deployments) this.#reporterOf(deployment);
+  }
+
+  #reporterOf(deployment: DispatcherDeployment): ReadinessReporter {
+    const { namespace, name } = deployment.metadata;
+    const key = `${namespace}/${name}`;
+    let reporter = this.#reporters.get(key);
+    if (!reporter) {
+      reporter = new ReadinessReporter({ client: this.#o.client, namespace, name });
+      this.#reporters.set(key, reporter);
+      reporter.start();
+    }
+    return reporter;
   }
 
   #freePort(): number {
@@ -167,6 +197,7 @@ export class LocalDispatchers {
       stdio: ['ignore', out, out],
     });
     fs.closeSync(out);
+    const template = templateOf(deployment);
     const running: Running = {
       namespace,
       source,
@@ -175,11 +206,13 @@ export class LocalDispatchers {
       pid: child.pid,
       log,
       child,
-      template: JSON.stringify(deployment.spec.template),
+      template,
+      uncount: this.#reporterOf(deployment).add({ template, ready: readyzProbe(port) }),
     };
     this.#running.set(key, running);
     // A dispatcher that exits by itself is started again on a later pass, like a pod's restart.
     child.once('exit', () => {
+      void running.uncount();
       if (this.#running.get(key) === running) this.#running.delete(key);
     });
     this.#o.onChange?.('started', running);
@@ -202,5 +235,8 @@ export class LocalDispatchers {
     clearInterval(this.#timer);
     await this.#sync;
     await Promise.all([...this.#running].map(([key, running]) => this.#stopOne(key, running)));
+    // Their exits were counted: the last reports say 0 replicas ready.
+    await Promise.all([...this.#reporters.values()].map((reporter) => reporter.close()));
+    this.#reporters.clear();
   }
 }
