@@ -14,7 +14,7 @@ import amqp from 'amqplib';
 import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
 import { freshNamespace, kafka, testEnv } from '../test/env/handles.ts';
-import { apply, waitForReady } from '../test/fixtures/cluster.ts';
+import { apply, waitForSourceInPlace } from '../test/fixtures/cluster.ts';
 import { installCrds } from '../test/fixtures/crds.ts';
 import { startDispatcher } from '../test/fixtures/dispatcher.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
@@ -111,7 +111,7 @@ spec:
   eventType: {header: type}
 `,
   );
-  await waitForReady(namespace, 'eventsources', source, 'True', undefined, 60_000);
+  await waitForSourceInPlace(namespace, source, 60_000);
   const queue = `bench.${namespace}.${source}`;
   await countingQueue(queue, `hookline.${namespace}.${source}`);
   const dispatcher = await startDispatcher(

@@ -14,7 +14,13 @@ import { dispatcherObjects } from '../../operator/controllers/dispatcher-objects
 import { dispatcherLabels } from '../../operator/controllers/names.ts';
 import { loadSettings } from '../../operator/settings.ts';
 import { freshNamespace, helm, kubectl, testEnv } from '../env/handles.ts';
-import { apply, secretManifest, testClient, waitForReady } from '../fixtures/cluster.ts';
+import {
+  apply,
+  secretManifest,
+  testClient,
+  waitForReady,
+  waitForSourceInPlace,
+} from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startProcess, type RunningProcess } from '../fixtures/process.ts';
 import { eventually } from '../fixtures/wait.ts';
@@ -839,8 +845,8 @@ spec:
   signing: {scheme: standard-webhooks, generate: true}
 `,
       );
-      await waitForReady(watched, 'eventsources', 'orders', 'True');
-      await waitForReady(watched, 'eventsources', 'ingest', 'True'); // on the default broker, from the file
+      await waitForSourceInPlace(watched, 'orders');
+      await waitForSourceInPlace(watched, 'ingest'); // on the default broker, from the file
       await waitForReady(watched, 'callbackpolicies', 'default', 'True');
       await waitForReady(watched, 'webhooks', 'receiver', 'True');
 

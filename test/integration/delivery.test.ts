@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freshNamespace, testEnv } from '../env/handles.ts';
 import { publishEvents } from '../fixtures/broker.ts';
-import { apply, getObject, secretManifest, waitForReady } from '../fixtures/cluster.ts';
+import { apply, getObject, secretManifest, waitForReady, waitForSourceInPlace } from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startDispatcher } from '../fixtures/dispatcher.ts';
 import { startOperator, type OperatorProcess } from '../fixtures/operator.ts';
@@ -124,7 +124,7 @@ ${extra}
     );
     for (const name of ['sw', 'hmac', 'rsa', 'ed', 'stellar', 'jwt', 'apikey'])
       await waitForReady(namespace, 'webhooks', name, 'True');
-    await waitForReady(namespace, 'eventsources', 'midaz', 'True');
+    await waitForSourceInPlace(namespace, 'midaz');
     dispatcher = await startDispatcher(namespace, 'midaz');
     await eventually(
       'workers for all seven Webhooks',

@@ -6,7 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { freshNamespace } from '../env/handles.ts';
 import { queueDepth } from '../fixtures/broker.ts';
-import { apply, getObject, waitForReady, type HooklineObject } from '../fixtures/cluster.ts';
+import {
+  apply,
+  getObject,
+  waitForReady,
+  waitForSourceInPlace,
+  type HooklineObject,
+} from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startDispatcher } from '../fixtures/dispatcher.ts';
 import { exampleManifests } from '../fixtures/examples.ts';
@@ -75,7 +81,7 @@ describe('HTTP ingest and the Before gate (examples/api-manager)', () => {
         return doc;
       }),
     );
-    await waitForReady(namespace, 'eventsources', 'api-manager', 'True');
+    await waitForSourceInPlace(namespace, 'api-manager');
     for (const name of Object.keys(urls)) await waitForReady(namespace, 'webhooks', name, 'True');
     dispatcher = await startDispatcher(namespace, 'api-manager');
     const listening = dispatcher.logs.find((line) => line.msg === 'Dispatcher listening');

@@ -12,7 +12,7 @@ import amqp from 'amqplib';
 import { restartKafka } from '../env/env.ts';
 import { freshNamespace, kafka, testEnv } from '../env/handles.ts';
 import { queueDepth } from '../fixtures/broker.ts';
-import { apply, getObject, waitForReady } from '../fixtures/cluster.ts';
+import { apply, getObject, waitForReady, waitForSourceInPlace } from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startDispatcher } from '../fixtures/dispatcher.ts';
 import { exampleManifests } from '../fixtures/examples.ts';
@@ -147,7 +147,7 @@ describe('Kafka ingest (examples/anchor-platform)', () => {
         return doc;
       }),
     );
-    await waitForReady(namespace, 'eventsources', 'anchor-events', 'True');
+    await waitForSourceInPlace(namespace, 'anchor-events');
     for (const name of Object.keys(urls)) await waitForReady(namespace, 'webhooks', name, 'True');
   });
 

@@ -15,6 +15,7 @@ import {
   secretManifest,
   testClient,
   waitForReady,
+  waitForSourceInPlace,
 } from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startOperator, type OperatorProcess } from '../fixtures/operator.ts';
@@ -82,7 +83,7 @@ describe('the operator', () => {
   it('turns an EventSource into an owned dispatcher Deployment, ServiceAccount, Role, RoleBinding and Service', async () => {
     await apply(namespace, secret('ingest', { tokens: 'first-token' }));
     await apply(namespace, source('payments'));
-    const evs = await waitForReady(namespace, 'eventsources', 'payments', 'True');
+    const evs = await waitForSourceInPlace(namespace, 'payments');
     const children: [string, string][] = [
       ['deployment', 'hookline-dispatcher-payments'],
       ['serviceaccount', 'hookline-dispatcher-payments'],
@@ -240,7 +241,7 @@ describe('the operator', () => {
     );
     assert.doesNotMatch(ready(unreachable)!.message, /guest:guest/, 'no password in status');
     await apply(namespace, secret('far-broker', { uri: testEnv().rabbitmq.amqpUrl }));
-    await waitForReady(namespace, 'eventsources', 'far', 'True');
+    await waitForSourceInPlace(namespace, 'far');
   });
 
   it('never writes spec, labels or annotations, sets observedGeneration, and writes nothing when nothing changes', async () => {
@@ -421,7 +422,7 @@ describe('leader election', () => {
       await first.waitForLog('Controllers started', (l) => l.msg === 'Controllers started');
       await apply(namespace, secret('ingest', { tokens: 't' }));
       await apply(namespace, source('s'));
-      await waitForReady(namespace, 'eventsources', 's', 'True');
+      await waitForSourceInPlace(namespace, 's');
       await sleep(1500);
       assert.equal(
         second.logs.filter((l) => l.msg === 'Controllers started' || l.msg === 'Became leader').length,

@@ -14,6 +14,7 @@ import {
   rabbitSourceManifests,
   testClient,
   waitForReady,
+  waitForSourceInPlace,
 } from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startDispatcher } from '../fixtures/dispatcher.ts';
@@ -71,7 +72,7 @@ spec:
 `,
     );
     await waitForReady(namespace, 'webhooks', 'books', 'True');
-    await waitForReady(namespace, 'eventsources', 'ledger', 'True');
+    await waitForSourceInPlace(namespace, 'ledger');
   });
   after(async () => {
     for (const dispatcher of dispatchers) await dispatcher.stop();

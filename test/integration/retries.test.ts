@@ -10,6 +10,7 @@ import {
   getObject,
   rabbitSourceManifests,
   waitForReady,
+  waitForSourceInPlace,
   type HooklineObject,
 } from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
@@ -55,7 +56,7 @@ async function setUp(prefix: string) {
       '  dispatcher: {maxEventBytes: 2048}\n',
     ),
   );
-  await waitForReady(namespace, 'eventsources', 'payments', 'True');
+  await waitForSourceInPlace(namespace, 'payments');
   return { namespace, exchange, operator };
 }
 
