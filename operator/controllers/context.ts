@@ -6,6 +6,7 @@ import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer, KubeObject } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { Settings } from '../settings.ts';
+import type { DeploymentState } from './dispatcher-readiness.ts';
 
 /** An object as read from the cluster, before validation. */
 export interface RawObject extends KubeObject {
@@ -31,7 +32,7 @@ export interface Caches {
   sources: Informer<RawObject>;
   policies: Informer<RawObject>;
   secrets: Informer<Secret>;
-  deployments: Informer<KubeObject & { spec?: { replicas?: number }; status?: { readyReplicas?: number } }>;
+  deployments: Informer<KubeObject & DeploymentState>;
 }
 
 export interface OperatorContext {

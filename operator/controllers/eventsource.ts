@@ -1,5 +1,7 @@
 // EventSource controller: the dispatcher Deployment and what it runs with, the ingest
-// exchange of kafka and http sources, and a status that says whether all of it is in place.
+// exchange of kafka and http sources, and a status that says whether all of it is in place
+// and whether the dispatcher's replicas are ready (from the Deployment's status; a change
+// of it triggers a reconcile through the Deployment informer).
 import { EventSource } from '../api/v1alpha1/eventsource.ts';
 import { validate } from '../api/validate.ts';
 import { ingestDeadLetterQueueName, ingestExchangeName } from '../rabbit/topology.ts';
@@ -17,6 +19,11 @@ import { setFinalizer } from '../runtime/finalizer.ts';
 import { resourcePath } from '../runtime/kube-client.ts';
 import type { OperatorContext, RawObject } from './context.ts';
 import { dispatcherObjects, ingestEndpoint, sourceType, type Manifest } from './dispatcher-objects.ts';
+import {
+  dispatcherReadiness,
+  type DeploymentState,
+  type DispatcherReadiness,
+} from './dispatcher-readiness.ts';
 import {
   brokerSecretName,
   dispatcherLabels,
@@ -36,6 +43,11 @@ interface NotReady {
   reason: string;
   message: string;
   retry: boolean;
+}
+
+/** What is in place: the dispatcher Deployment as the API server answered its apply. */
+interface InPlace {
+  deployment: DeploymentState;
 }
 
 function manifestPath(manifest: Manifest): string {
@@ -104,14 +116,30 @@ export class EventSourceController implements Controller<RawObject> {
       return awaitChange();
     }
     const source = parsed.value;
-    const problem = await this.#ensure(source, rc);
-    await this.#writeStatus(raw, problem, source);
+    const ensured = await this.#ensure(source, rc);
+    const readiness = dispatcherReadiness(
+      'deployment' in ensured ? ensured.deployment : this.#cachedDeployment(raw),
+      source.spec.dispatcher.replicas,
+    );
+    // Not ready yet is no error: the Deployment's status changes, and that brings the next reconcile.
+    const problem: NotReady | undefined =
+      'reason' in ensured
+        ? ensured
+        : readiness.ready
+          ? undefined
+          : { reason: 'DispatcherNotReady', message: readiness.message, retry: false };
+    await this.#writeStatus(raw, problem, { source, readiness });
     if (problem?.retry) throw reportedCondition(problem.reason, problem.message);
     return awaitChange();
   }
 
-  /** Puts broker topology and children in place; answers what stands in the way, if anything. */
-  async #ensure(source: EventSource, rc: ReconcileContext): Promise<NotReady | undefined> {
+  #cachedDeployment(raw: RawObject): DeploymentState | undefined {
+    const namespace = raw.metadata.namespace ?? 'default';
+    return this.#ctx.caches.deployments.get(`${namespace}/${dispatcherName(raw.metadata.name)}`);
+  }
+
+  /** Puts broker topology and children in place; answers what stands in the way, or the Deployment. */
+  async #ensure(source: EventSource, rc: ReconcileContext): Promise<NotReady | InPlace> {
     const { caches, settings, brokers, client } = this.#ctx;
     const namespace = source.metadata.namespace ?? 'default';
     const lookups = sourceSecretRefs(source).map((ref) => ({
@@ -199,7 +227,11 @@ export class EventSourceController implements Controller<RawObject> {
         delivery: { allowedCidrs: settings.allowedCidrs, allowHttpUrls: settings.allowHttpUrls },
       }),
     ];
-    for (const manifest of objects) await client.apply(manifestPath(manifest), manifest);
+    let deployment: DeploymentState | undefined;
+    for (const manifest of objects) {
+      const applied = await client.apply<DeploymentState>(manifestPath(manifest), manifest);
+      if (manifest.kind === 'Deployment') deployment = applied;
+    }
     if (!source.spec.http)
       await client.delete(
         resourcePath({
@@ -211,7 +243,8 @@ export class EventSourceController implements Controller<RawObject> {
         }),
       );
     rc.logger.debug({ objects: objects.length, configHash }, 'Applied dispatcher objects');
-    return undefined;
+    if (!deployment) throw new Error('the dispatcher objects hold no Deployment');
+    return { deployment };
   }
 
   #boundWebhooks(namespace: string, source: string): RawObject[] {
@@ -224,7 +257,11 @@ export class EventSourceController implements Controller<RawObject> {
       );
   }
 
-  async #writeStatus(raw: RawObject, problem: NotReady | undefined, source?: EventSource): Promise<void> {
+  async #writeStatus(
+    raw: RawObject,
+    problem: NotReady | undefined,
+    observed?: { source: EventSource; readiness: DispatcherReadiness },
+  ): Promise<void> {
     const namespace = raw.metadata.namespace ?? 'default';
     const conditions = setCondition(
       raw.status?.conditions as never,
@@ -234,23 +271,20 @@ export class EventSourceController implements Controller<RawObject> {
             type: 'Ready',
             status: 'True',
             reason: 'Ready',
-            message: 'The dispatcher and its broker topology are in place',
+            message: `The broker topology is in place; ${observed?.readiness.message ?? 'the dispatcher is ready'}`,
           },
       raw.metadata.generation,
       this.#ctx.now(),
     );
-    const deployment = this.#ctx.caches.deployments.get(`${namespace}/${dispatcherName(raw.metadata.name)}`);
     const owned: Record<string, unknown> = {
       observedGeneration: raw.metadata.generation,
       conditions,
       webhooks: this.#boundWebhooks(namespace, raw.metadata.name).length,
     };
-    if (source) {
+    if (observed) {
+      const { source, readiness } = observed;
       owned.sourceType = sourceType(source);
-      owned.dispatcher = {
-        replicas: source.spec.dispatcher.replicas,
-        readyReplicas: deployment?.status?.readyReplicas ?? 0,
-      };
+      owned.dispatcher = { replicas: readiness.replicas, readyReplicas: readiness.readyReplicas };
       const endpoint = ingestEndpoint(source);
       if (endpoint) owned.endpoint = endpoint;
     }
