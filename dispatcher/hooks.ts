@@ -8,9 +8,9 @@ import { Webhook, type WebhookSpec } from '../operator/api/v1alpha1/webhook.ts';
 import { validate } from '../operator/api/validate.ts';
 import type { RawObject } from '../operator/controllers/context.ts';
 import { signingSecretName } from '../operator/controllers/names.ts';
-import { resolvePolicy, retriesOf } from '../operator/controllers/policy.ts';
+import { resolvePolicy } from '../operator/controllers/policy.ts';
 import { defaultSecretKey } from '../operator/controllers/signing-keys.ts';
-import { webhookTopology, type WebhookTopology } from '../operator/rabbit/topology.ts';
+import { webhookQueues, type WebhookQueues } from '../operator/rabbit/topology.ts';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './deliver/auth.ts';
 import { compileMatch, type Matcher } from './deliver/event.ts';
 import { createSigner, type Signer } from './deliver/sign.ts';
@@ -21,7 +21,7 @@ export interface HookConfig {
   namespace: string;
   spec: WebhookSpec;
   policy: CallbackPolicySpec;
-  topology: WebhookTopology;
+  topology: WebhookQueues;
   url: URL;
   signer: Signer;
   authenticate: Authenticator;
@@ -140,14 +140,7 @@ export async function resolveHook(input: ResolveInput): Promise<Resolved> {
         namespace,
         spec: webhook.spec,
         policy: policy.value.spec,
-        topology: webhookTopology({
-          namespace,
-          webhook: webhook.metadata.name,
-          sourceExchange: input.sourceExchange,
-          events: webhook.spec.events,
-          retries: retriesOf(policy.value.spec),
-          ordering: policy.value.spec.ordering,
-        }),
+        topology: webhookQueues(namespace, webhook.metadata.name),
         url: new URL(webhook.spec.url),
         signer,
         authenticate: createAuthenticator(auth),

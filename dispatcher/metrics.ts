@@ -16,6 +16,10 @@ export function dispatcherMetrics() {
     ),
     inFlight: registry.gauge('hookline_deliveries_in_flight', 'Deliveries in progress per Webhook.'),
     workers: registry.gauge('hookline_webhook_workers', 'Webhooks being delivered to by this replica.'),
+    unroutable: registry.counter(
+      'hookline_unroutable_total',
+      'Retries and dead letters the broker could not route; their events stayed where they were.',
+    ),
     statusWrites: registry.counter('hookline_status_writes_total', 'Webhook status writes.'),
     statusWritesRefused: registry.counter(
       'hookline_status_writes_refused_total',

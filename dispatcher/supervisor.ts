@@ -211,6 +211,14 @@ export class Supervisor {
         metrics: this.#o.metrics,
         logger: logger.child({ webhook: name }),
         onDisabled: (message) => void this.#onDisabled(raw, message),
+        onUnroutable: (message) =>
+          void this.#o.recorder
+            .warning(
+              raw,
+              'Unroutable',
+              `Kept an event whose retry or dead letter the broker could not route: ${message}`,
+            )
+            .catch(() => undefined),
       });
       worker.start();
       this.#running.set(name, { worker, inputs });

@@ -10,6 +10,7 @@ import { EventSourceController } from './controllers/eventsource.ts';
 import { FIELD_MANAGER, MANAGED_BY } from './controllers/names.ts';
 import { WebhookController } from './controllers/webhook.ts';
 import { amqpBrokerConnections } from './rabbit/broker.ts';
+import { DelayInfrastructure } from './rabbit/delay.ts';
 import { namesSecret, policyOf, sourceOf } from './references.ts';
 import { ControllerRunner, type Controller } from './runtime/controller.ts';
 import { eventRecorder } from './runtime/events.ts';
@@ -135,6 +136,7 @@ async function lead(
     client,
     caches,
     brokers,
+    delays: new DelayInfrastructure({ maxAgeMs: settings.resyncPeriod }),
     recorder: eventRecorder(client, 'hookline-operator', logger),
     settings,
     logger,

@@ -24,6 +24,8 @@ export const Settings = z.object({
     .optional(),
   dispatcherImage: z.string().min(1).default('hookline:0.1.0'),
   allowHttpUrls: booleanText.default(false),
+  /** The type of the queues declared where a source does not say (spec.rabbitmq/broker.queueType). */
+  defaultQueueType: z.enum(['quorum', 'classic']).default('quorum'),
   allowedCidrs: commaList,
   leaderElection: booleanText.default(true),
   leaseName: z.string().default('hookline-operator'),
@@ -47,6 +49,7 @@ const options = {
   'default-broker-uri': 'HOOKLINE_DEFAULT_BROKER_URI',
   'dispatcher-image': 'HOOKLINE_DISPATCHER_IMAGE',
   'allow-http-urls': 'HOOKLINE_ALLOW_HTTP_URLS',
+  'default-queue-type': 'HOOKLINE_DEFAULT_QUEUE_TYPE',
   'allowed-cidrs': 'HOOKLINE_ALLOWED_CIDRS',
   'leader-election': 'HOOKLINE_LEADER_ELECTION',
   'lease-name': 'HOOKLINE_LEASE_NAME',

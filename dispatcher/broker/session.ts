@@ -19,6 +19,11 @@ export interface MessageProperties {
   persistent?: boolean;
 }
 
+export interface PublishOptions {
+  /** The broker must route the message to a queue; one it cannot route fails with Unroutable. */
+  mandatory?: boolean;
+}
+
 export interface Delivery {
   body: Buffer;
   exchange: string;
@@ -42,8 +47,19 @@ export interface Consumer {
 export interface BrokerSession {
   ready(): Promise<void>;
   readonly connected: boolean;
-  publish(exchange: string, routingKey: string, body: Buffer, properties?: MessageProperties): Promise<void>;
-  sendToQueue(queue: string, body: Buffer, properties?: MessageProperties): Promise<void>;
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    properties?: MessageProperties,
+    options?: PublishOptions,
+  ): Promise<void>;
+  sendToQueue(
+    queue: string,
+    body: Buffer,
+    properties?: MessageProperties,
+    options?: PublishOptions,
+  ): Promise<void>;
   consume(
     queue: string,
     options: { prefetch: number; exclusive?: boolean },
@@ -54,6 +70,17 @@ export interface BrokerSession {
   purge(queue: string): Promise<number>;
   close(): Promise<void>;
 }
+
+/**
+ * A mandatory message the broker could not route (returned), or an exchange that does not
+ * exist: it was not stored anywhere, so the message it replaces must be kept.
+ */
+export class Unroutable extends Error {
+  readonly code = 'Unroutable';
+}
+
+/** Marks each mandatory publish so that a basic.return can be matched to its confirm. */
+export const PUBLISH_MARK = 'x-hookline-publish';
 
 /** A consumer refused because another one holds the queue exclusively (RabbitMQ 403). */
 export class ExclusiveConsumerTaken extends Error {
@@ -111,9 +138,7 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
             events.emit('lost');
           }
         });
-        publisher = await c.createConfirmChannel();
-        publisher.on('error', () => undefined);
-        publisher.once('close', () => (publisher = undefined));
+        publisher = await openPublisher(c);
         connection = c;
         if (everConnected)
           logger.info({ broker: redactUri(uri), attempts: failures + 1 }, 'Reconnected to the broker');
@@ -141,27 +166,65 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
     return connecting;
   }
 
+  /** Marks of mandatory messages the broker returned; read when their confirm arrives (after the return). */
+  const returned = new Set<string>();
+  let marks = 0;
+  /** The last error that closed a publisher channel: a 404 means the exchange does not exist. */
+  let publisherError: { code?: number; message: string } | undefined;
+
+  async function openPublisher(c: amqp.ChannelModel): Promise<amqp.ConfirmChannel> {
+    const channel = await c.createConfirmChannel();
+    publisherError = undefined;
+    channel.on('error', (error: Error & { code?: number }) => (publisherError = error));
+    channel.on('return', (message: amqp.Message) => {
+      const mark = message.properties.headers?.[PUBLISH_MARK] as unknown;
+      if (typeof mark === 'string') returned.add(mark);
+    });
+    channel.once('close', () => {
+      if (publisher === channel) publisher = undefined;
+    });
+    return channel;
+  }
+
   async function confirmChannel(): Promise<amqp.ConfirmChannel> {
     await current();
-    if (!publisher) {
-      publisher = await connection!.createConfirmChannel();
-      publisher.on('error', () => undefined);
-      const channel = publisher;
-      channel.once('close', () => {
-        if (publisher === channel) publisher = undefined;
-      });
-    }
+    publisher ??= await openPublisher(connection!);
     return publisher;
   }
 
-  function confirmed(send: (callback: (error: unknown) => void) => void): Promise<void> {
-    return new Promise((resolve, reject) =>
-      send((error) =>
+  async function publishConfirmed(
+    send: (
+      channel: amqp.ConfirmChannel,
+      options: amqp.Options.Publish,
+      callback: (error: unknown) => void,
+    ) => void,
+    properties: MessageProperties,
+    options: PublishOptions,
+    target: string,
+  ): Promise<void> {
+    const channel = await confirmChannel();
+    const mark = options.mandatory ? `${process.pid}.${++marks}` : undefined;
+    const publishOptions: amqp.Options.Publish = {
+      persistent: true,
+      ...properties,
+      ...(mark ? { mandatory: true, headers: { ...properties.headers, [PUBLISH_MARK]: mark } } : {}),
+    };
+    let failure: Error | undefined;
+    await new Promise<void>((resolve, reject) =>
+      send(channel, publishOptions, (error) =>
         error
           ? reject(error instanceof Error ? error : new Error('the broker did not confirm the message'))
           : resolve(),
       ),
-    );
+    ).catch((error: unknown) => (failure = error instanceof Error ? error : new Error(String(error))));
+    // RabbitMQ sends a mandatory message's basic.return before its confirm.
+    const wasReturned = mark !== undefined && returned.delete(mark);
+    if (failure !== undefined) {
+      if (publisherError?.code === 404)
+        throw new Unroutable(`${target} does not exist: ${publisherError.message}`, { cause: failure });
+      throw failure;
+    }
+    if (wasReturned) throw new Unroutable(`the broker could not route the message to ${target}`);
   }
 
   async function withChannel<T>(operation: (channel: amqp.Channel) => Promise<T>): Promise<T> {
@@ -181,16 +244,21 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
     async ready() {
       await current();
     },
-    async publish(exchange, routingKey, body, properties = {}) {
-      const channel = await confirmChannel();
-      await confirmed((callback) =>
-        channel.publish(exchange, routingKey, body, { persistent: true, ...properties }, callback),
+    async publish(exchange, routingKey, body, properties = {}, options = {}) {
+      await publishConfirmed(
+        (channel, publishOptions, callback) =>
+          channel.publish(exchange, routingKey, body, publishOptions, callback),
+        properties,
+        options,
+        `exchange "${exchange}" (routing key "${routingKey}")`,
       );
     },
-    async sendToQueue(queue, body, properties = {}) {
-      const channel = await confirmChannel();
-      await confirmed((callback) =>
-        channel.sendToQueue(queue, body, { persistent: true, ...properties }, callback),
+    async sendToQueue(queue, body, properties = {}, options = {}) {
+      await publishConfirmed(
+        (channel, publishOptions, callback) => channel.sendToQueue(queue, body, publishOptions, callback),
+        properties,
+        options,
+        `queue "${queue}"`,
       );
     },
     async consume(queue, options, onMessage) {

@@ -1,15 +1,10 @@
 // What the dispatcher knows about an event from its RabbitMQ message: a stable id (the
 // same on every retry), its type, which attempt comes next; and the `match` filter.
 import crypto from 'node:crypto';
+import { HEADER } from '../../operator/rabbit/headers.ts';
 import type { Delivery } from '../broker/session.ts';
 
-export const HEADER = {
-  eventId: 'x-hookline-event-id',
-  eventType: 'x-hookline-event-type',
-  attempt: 'x-hookline-attempt',
-  firstSeen: 'x-hookline-first-seen',
-  reason: 'x-hookline-reason',
-} as const;
+export { HEADER };
 
 export interface EventMeta {
   id: string;

@@ -1,16 +1,23 @@
-// Delivers one Webhook's queue. Unordered: a consumer with `concurrency` messages in hand.
-// Strict: one replica at a time (an exclusive consumer on the head queue is the lock); the
-// event being retried returns to the head queue and blocks the main queue until it is
-// delivered or failed for good. A failed attempt waits out its delay in a retry queue
-// (never as an unacknowledged message); a message is acknowledged only after what replaces
-// it (a retry, a dead letter) has been confirmed by the broker.
+// Delivers one Webhook's queue. Unordered: a consumer with `concurrency` messages in hand;
+// a failed attempt waits out its delay in the namespace's delay infrastructure (never as
+// an unacknowledged message) and comes back to the queue. Strict: one replica at a time (an
+// exclusive consumer on the head queue is the lock); the event being retried is put in the
+// head queue with the time it is due, and the main queue is not consumed until it has been
+// delivered or failed for good, so later events wait in order. Nothing polls: an idle hook
+// costs the broker no requests. A message is acknowledged only after what replaces it (a
+// retry, a dead letter) was routed and confirmed; one the broker cannot route stays.
 import type { Logger } from 'pino';
 import { errorMessage } from '../../operator/runtime/errors.ts';
+import { BROKER_DEATH_HEADERS, withoutHeaders } from '../../operator/rabbit/broker.ts';
+import { delayRoutingKey } from '../../operator/rabbit/topology.ts';
 import {
   ExclusiveConsumerTaken,
+  PUBLISH_MARK,
+  Unroutable,
   type BrokerSession,
   type Consumer,
   type Delivery,
+  type MessageProperties,
 } from '../broker/session.ts';
 import type { HookConfig } from '../hooks.ts';
 import type { DispatcherMetrics } from '../metrics.ts';
@@ -29,13 +36,24 @@ export interface WorkerDeps {
   logger: Logger;
   /** Called when the worker disabled its Webhook (retries ran out and the policy says so). */
   onDisabled: (reason: string) => void;
+  /** Called (at most once a minute) when the broker could not route a retry or dead letter. */
+  onUnroutable?: (message: string) => void;
   now?: () => Date;
   random?: () => number;
 }
 
-type Handled = Decision['kind'] | 'skipped';
+type Handled = Decision['kind'] | 'skipped' | 'returned';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Headers of the broker's and of earlier publishes, never carried into a new message. */
+const NOT_CARRIED: readonly string[] = [...BROKER_DEATH_HEADERS, PUBLISH_MARK, HEADER.dueAt];
+/** How long a message whose replacement the broker refused is held before it is returned. */
+const UNROUTABLE_BACKOFF_MS = 5000;
+/** A held head event is put back before the broker's consumer timeout (30 min by default). */
+const HEAD_RENEW_MS = 15 * 60_000;
+/** How often a replica that does not hold a Strict hook's lock tries to take it. */
+const STANDBY_RETRY_MS = 5000;
 
 function timestamp(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/, 'Z');
@@ -54,6 +72,7 @@ export class HookWorker {
     filtered: { inc(): void };
     seconds: { observe(value: number): void };
     inFlight: { set(value: number): void };
+    unroutable: { inc(): void };
   };
   readonly #bucket: TokenBucket | undefined;
   #running = false;
@@ -62,6 +81,12 @@ export class HookWorker {
   #idle: (() => void)[] = [];
   #stopWaiters: (() => void)[] = [];
   #disabled = false;
+  #lastUnroutableReport = 0;
+  /** Strict: the main queue's consumer, while the head queue is empty. */
+  #main: Consumer | undefined;
+  /** Strict: deliveries run one at a time, head and main alike. */
+  #turn: Promise<unknown> = Promise.resolve();
+  #headTimer: NodeJS.Timeout | undefined;
 
   constructor(config: HookConfig, deps: WorkerDeps) {
     this.#config = config;
@@ -77,6 +102,7 @@ export class HookWorker {
       filtered: outcome('filtered'),
       seconds: metrics.deliverySeconds.bind(this.#labels),
       inFlight: metrics.inFlight.bind(this.#labels),
+      unroutable: metrics.unroutable.bind(this.#labels),
     };
     const limit = config.policy.rateLimit;
     this.#bucket = limit ? new TokenBucket(limit.perSecond, limit.burst) : undefined;
@@ -139,55 +165,105 @@ export class HookWorker {
   }
 
   async #runStrict(): Promise<void> {
-    const { queue, headQueue, retryQueues } = this.#config.topology;
+    const { headQueue } = this.#config.topology;
     const { session, logger } = this.#d;
     while (this.#running) {
       let head: Consumer | undefined;
-      let busy = Promise.resolve();
       try {
         await session.ready();
-        let blocked = false;
         // The head queue's exclusive consumer is the lock: one replica delivers this hook.
         head = await session.consume(headQueue, { prefetch: 1, exclusive: true }, (d) => {
-          busy = busy.then(async () => {
-            blocked = (await this.#handle(d)) === 'retry';
-          });
+          void this.#serially(() => this.#onHead(d));
         });
         if (!this.#running) break;
         logger.info('Delivering in strict order');
-        const counts = await Promise.all([headQueue, ...retryQueues].map((q) => session.messageCount(q)));
-        blocked = counts.some((c) => (c ?? 0) > 0);
-        let idleMs = 10;
-        while (this.#running && session.connected) {
-          await busy;
-          if (blocked) {
-            // The head event is waiting out its delay; later events wait behind it.
-            await Promise.race([sleep(50), this.#untilStopped()]);
-            continue;
-          }
-          const next = await session.get(queue);
-          if (!next) {
-            await Promise.race([sleep(idleMs), this.#untilStopped()]);
-            idleMs = Math.min(idleMs * 2, 250);
-            continue;
-          }
-          idleMs = 10;
-          blocked = (await this.#handle(next)) === 'retry';
-        }
+        // Only the lock's holder puts events in the head queue: one that is there now was
+        // left by an earlier holder, and arrives on the consumer above.
+        if (((await session.messageCount(headQueue)) ?? 0) === 0)
+          await this.#serially(() => this.#resumeMain());
+        await Promise.race([head.closed, this.#untilStopped()]);
       } catch (error) {
         if (error instanceof ExclusiveConsumerTaken) {
           logger.debug('Another replica delivers this hook in strict order; standing by');
         } else {
           logger.warn({ err: errorMessage(error) }, 'Strict delivery interrupted; resuming');
         }
-        await Promise.race([sleep(1000), this.#untilStopped()]);
+        await Promise.race([sleep(STANDBY_RETRY_MS), this.#untilStopped()]);
       } finally {
+        clearTimeout(this.#headTimer);
+        await this.#pauseMain();
         if (head) {
           await head.cancel();
-          await busy;
+          await this.#turn;
           await head.close();
         }
+        const main = this.#main;
+        this.#main = undefined;
+        await main?.close();
       }
+    }
+  }
+
+  #serially(step: () => Promise<unknown>): Promise<void> {
+    const next = this.#turn.then(step, step);
+    this.#turn = next.catch(() => undefined);
+    return next.then(
+      () => undefined,
+      (error: unknown) => this.#d.logger.warn({ err: errorMessage(error) }, 'Strict delivery step failed'),
+    );
+  }
+
+  /** Strict: consume the main queue, one event in hand at a time. */
+  async #resumeMain(): Promise<void> {
+    if (!this.#running || this.#main || this.#disabled) return;
+    this.#main = await this.#d.session.consume(this.#config.topology.queue, { prefetch: 1 }, (d) => {
+      void this.#serially(() => this.#handle(d));
+    });
+  }
+
+  /** Strict: stop taking events from the main queue; the one in hand can still be acknowledged. */
+  async #pauseMain(): Promise<void> {
+    await this.#main?.cancel();
+  }
+
+  /** Strict: the head event, when it is due; held (and renewed before the consumer timeout) until then. */
+  async #onHead(delivery: Delivery): Promise<void> {
+    await this.#pauseMain();
+    const now = (this.#d.now ?? (() => new Date()))().getTime();
+    const due = Number(delivery.properties.headers?.[HEADER.dueAt] ?? 0);
+    const wait = Number.isFinite(due) ? due - now : 0;
+    if (wait > 0) {
+      this.#headTimer = setTimeout(
+        () =>
+          void this.#serially(async () => {
+            if (wait > HEAD_RENEW_MS) await this.#renewHead(delivery);
+            else await this.#deliverHead(delivery);
+          }),
+        Math.min(wait, HEAD_RENEW_MS),
+      );
+      return;
+    }
+    await this.#deliverHead(delivery);
+  }
+
+  async #renewHead(delivery: Delivery): Promise<void> {
+    await this.#d.session.sendToQueue(
+      this.#config.topology.headQueue,
+      delivery.body,
+      { ...this.#carried(delivery), headers: { ...delivery.properties.headers } },
+      { mandatory: true },
+    );
+    delivery.ack();
+  }
+
+  async #deliverHead(delivery: Delivery): Promise<void> {
+    const outcome = await this.#handle(delivery);
+    // A retry put the event back in the head queue; otherwise later events may go.
+    if (outcome !== 'retry' && outcome !== 'returned') {
+      const old = this.#main;
+      this.#main = undefined;
+      await old?.close();
+      await this.#resumeMain();
     }
   }
 
@@ -202,8 +278,25 @@ export class HookWorker {
       if (this.#bucket) await this.#bucket.take();
       return await this.#process(delivery);
     } catch (error) {
+      if (error instanceof Unroutable) {
+        // What would replace the message has nowhere to go: keep the message, say so, try later.
+        this.#series.unroutable.inc();
+        this.#d.logger.warn(
+          { err: error.message },
+          'The broker could not route a retry or dead letter; keeping the event',
+        );
+        const now = Date.now();
+        if (now - this.#lastUnroutableReport >= 60_000) {
+          this.#lastUnroutableReport = now;
+          this.#d.onUnroutable?.(error.message);
+        }
+        await Promise.race([sleep(UNROUTABLE_BACKOFF_MS), this.#untilStopped()]);
+        delivery.nack(true);
+        return 'returned';
+      }
       // Broker trouble while passing the message on: give it back; it will come again.
       this.#d.logger.warn({ err: errorMessage(error) }, 'Could not finish a delivery; returning the message');
+      await Promise.race([sleep(1000), this.#untilStopped()]);
       delivery.nack(true);
       return 'skipped';
     } finally {
@@ -213,20 +306,69 @@ export class HookWorker {
     }
   }
 
+  /** The properties a message that replaces `delivery` keeps. */
+  #carried(delivery: Delivery): MessageProperties {
+    return {
+      ...(delivery.properties.messageId ? { messageId: delivery.properties.messageId } : {}),
+      ...(delivery.properties.type ? { type: delivery.properties.type } : {}),
+      ...(delivery.properties.contentType ? { contentType: delivery.properties.contentType } : {}),
+      headers: withoutHeaders(delivery.properties.headers, NOT_CARRIED),
+    };
+  }
+
   async #deadLetter(delivery: Delivery, meta: EventMeta, reason: string): Promise<void> {
-    await this.#d.session.sendToQueue(this.#config.topology.deadLetterQueue, delivery.body, {
-      messageId: meta.id,
-      type: meta.type,
-      contentType: delivery.properties.contentType,
-      headers: {
-        ...delivery.properties.headers,
-        [HEADER.eventId]: meta.id,
-        [HEADER.eventType]: meta.type,
-        [HEADER.attempt]: meta.attempt,
-        [HEADER.reason]: reason.slice(0, 1000),
-        'x-hookline-dead-lettered-at': new Date().toISOString(),
+    const carried = this.#carried(delivery);
+    await this.#d.session.sendToQueue(
+      this.#config.topology.deadLetterQueue,
+      delivery.body,
+      {
+        ...carried,
+        messageId: meta.id,
+        type: meta.type,
+        headers: {
+          ...carried.headers,
+          [HEADER.eventId]: meta.id,
+          [HEADER.eventType]: meta.type,
+          [HEADER.attempt]: meta.attempt,
+          [HEADER.reason]: reason.slice(0, 1000),
+          [HEADER.deadLetteredAt]: new Date().toISOString(),
+        },
       },
-    });
+      { mandatory: true },
+    );
+  }
+
+  /** Puts the next attempt where it waits out its delay; resolves once the broker holds it. */
+  async #retry(delivery: Delivery, meta: EventMeta, delayMs: number): Promise<void> {
+    const { topology, policy } = this.#config;
+    const carried = this.#carried(delivery);
+    const headers = {
+      ...carried.headers,
+      [HEADER.eventId]: meta.id,
+      [HEADER.eventType]: meta.type,
+      [HEADER.attempt]: meta.attempt + 1,
+      [HEADER.firstSeen]: meta.firstSeen,
+    };
+    const properties = { ...carried, messageId: meta.id, type: meta.type, headers };
+    if (policy.ordering === 'Strict') {
+      // Later events stay in the queue until this one is done.
+      await this.#pauseMain();
+      const now = (this.#d.now ?? (() => new Date()))().getTime();
+      await this.#d.session.sendToQueue(
+        topology.headQueue,
+        delivery.body,
+        { ...properties, headers: { ...headers, [HEADER.dueAt]: now + delayMs } },
+        { mandatory: true },
+      );
+      return;
+    }
+    await this.#d.session.publish(
+      topology.delayExchange,
+      delayRoutingKey(delayMs, topology.delayDestination),
+      delivery.body,
+      properties,
+      { mandatory: true },
+    );
   }
 
   async #process(delivery: Delivery): Promise<Handled> {
@@ -289,21 +431,7 @@ export class HookWorker {
         this.#series.succeeded.inc();
         return 'delivered';
       case 'retry': {
-        const { retryQueues } = config.topology;
-        const level = Math.min(meta.attempt, retryQueues.length);
-        await this.#d.session.sendToQueue(retryQueues[level - 1]!, delivery.body, {
-          messageId: meta.id,
-          type: meta.type,
-          contentType: delivery.properties.contentType,
-          expiration: String(decision.delayMs),
-          headers: {
-            ...delivery.properties.headers,
-            [HEADER.eventId]: meta.id,
-            [HEADER.eventType]: meta.type,
-            [HEADER.attempt]: meta.attempt + 1,
-            [HEADER.firstSeen]: meta.firstSeen,
-          },
-        });
+        await this.#retry(delivery, meta, decision.delayMs);
         delivery.ack();
         this.#d.status.record(config.name, { ...record, outcome: 'Retrying', error: decision.reason });
         this.#series.retried.inc();
@@ -333,10 +461,12 @@ export class HookWorker {
     this.#disabled = true;
     const message = `Disabled after ${meta.attempt - 1} failed retries (last: ${reason})`;
     this.#d.status.disable(this.#config.name, message, new Date());
-    const { queue, headQueue, retryQueues } = this.#config.topology;
+    const { queue, headQueue } = this.#config.topology;
     if (this.#config.policy.onExhausted.purgeQueue) {
+      // Unordered retries already waiting in the namespace's delay queues come back later,
+      // to a disabled hook, and wait in its queue.
       let purged = 0;
-      for (const q of [queue, headQueue, ...retryQueues]) purged += await this.#d.session.purge(q);
+      for (const q of [queue, headQueue]) purged += await this.#d.session.purge(q);
       this.#d.logger.warn({ purged }, 'Purged the queue of a disabled Webhook');
     }
     this.#d.onDisabled(message);

@@ -2,6 +2,7 @@
 // connections, the Event recorder, the settings and a clock.
 import type { Logger } from 'pino';
 import type { BrokerConnections } from '../rabbit/broker.ts';
+import type { DelayInfrastructure } from '../rabbit/delay.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer, KubeObject } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
@@ -39,6 +40,8 @@ export interface OperatorContext {
   client: KubeClient;
   caches: Caches;
   brokers: BrokerConnections;
+  /** Which namespaces' delay infrastructure is declared on which broker. */
+  delays: DelayInfrastructure;
   recorder: EventRecorder;
   settings: Settings;
   logger: Logger;

@@ -189,8 +189,16 @@ export class EventSourceController implements Controller<RawObject> {
       const admin = await brokers.admin(brokerUri);
       if (source.spec.rabbitmq) {
         const { exchange, exchangeType, declare } = source.spec.rabbitmq;
-        if (declare) await admin.assertExchange(exchange, exchangeType);
-        else if (!(await admin.exchangeExists(exchange))) {
+        const exists = await admin.exchangeExists(exchange);
+        if (exists && (await admin.exchangeTypeIs(exchange, exchangeType)) === 'mismatch') {
+          return {
+            reason: 'ExchangeMismatch',
+            message: `spec.rabbitmq.exchangeType: exchange "${exchange}" exists on the broker with another type than ${exchangeType}`,
+            retry: true,
+          };
+        }
+        if (!exists && declare) await admin.assertExchange(exchange, exchangeType);
+        else if (!exists) {
           return {
             reason: 'ExchangeNotFound',
             message: `spec.rabbitmq.exchange: exchange "${exchange}" does not exist on the broker (set declare: true to have Hookline declare it)`,

@@ -5,11 +5,15 @@ import { EventSource } from '../api/v1alpha1/eventsource.ts';
 import { Webhook, type WebhookStatus } from '../api/v1alpha1/webhook.ts';
 import { validate } from '../api/validate.ts';
 import type { BrokerAdmin } from '../rabbit/broker.ts';
+import { REPLAY_RESETS } from '../rabbit/headers.ts';
 import {
+  appliedRecord,
   planTopology,
-  retryQueueName,
+  webhookObjects,
   webhookTopology,
+  wildcardPatterns,
   type AppliedTopology,
+  type QueueType,
   type WebhookTopology,
 } from '../rabbit/topology.ts';
 import { removeCondition, setCondition } from '../runtime/conditions.ts';
@@ -34,7 +38,7 @@ import {
   signingSecretName,
   WEBHOOK_FINALIZER,
 } from './names.ts';
-import { resolvePolicy, retriesOf } from './policy.ts';
+import { resolvePolicy } from './policy.ts';
 import { secretEntry, type Lookup } from './secrets.ts';
 import {
   defaultSecretKey,
@@ -46,6 +50,21 @@ import {
 import { applyOwnedStatus, hookRef } from './status.ts';
 
 const PLURAL = 'webhooks';
+
+/** The Ready reason a broker failure is reported with. */
+function brokerReason(code: string): string {
+  switch (code) {
+    case 'BrokerExchangeMissing':
+      return 'ExchangeNotFound';
+    case 'BrokerExchangeMismatch':
+      return 'ExchangeMismatch';
+    case 'BrokerRefused':
+    case 'BrokerUnroutable':
+      return 'BrokerRefused';
+    default:
+      return 'BrokerUnreachable';
+  }
+}
 
 interface NotReady {
   reason: string;
@@ -108,7 +127,7 @@ export class WebhookController implements Controller<RawObject> {
       else ensured = result;
     } catch (error) {
       if (!(error instanceof HooklineError && error.code.startsWith('Broker'))) throw error;
-      problem = { reason: 'BrokerUnreachable', message: error.message, retry: true };
+      problem = { reason: brokerReason(error.code), message: error.message, retry: true };
     }
     await this.#writeStatus(raw, problem, ensured);
     if (problem?.retry) throw reportedCondition(problem.reason, problem.message);
@@ -168,17 +187,29 @@ export class WebhookController implements Controller<RawObject> {
     const broker = sourceBroker(caches, settings, source);
     if (!broker.ok) return { ...broker, retry: true };
     this.#brokersSeen.set(`${namespace}/${broker.value.label}`, broker.value.uri);
+    const { exchangeType } = broker.value;
+    const wildcards = exchangeType === 'direct' ? wildcardPatterns(spec.events) : [];
+    if (wildcards.length > 0) {
+      return {
+        reason: 'InvalidSpec',
+        message: `spec.events: the source's exchange is of type direct, which routes exact keys only; ${wildcards.map((p) => `"${p}"`).join(', ')} cannot match`,
+        retry: false,
+      };
+    }
     const topology = webhookTopology({
       namespace,
       webhook: webhook.metadata.name,
+      phase: spec.phase,
       sourceExchange: broker.value.exchange,
+      exchangeType,
       events: spec.events,
-      retries: retriesOf(policy.value.spec),
       ordering: policy.value.spec.ordering,
+      queueType: broker.value.queueType,
     });
     const applied = await this.#ensureTopology(webhook, topology, broker.value, status.topology, rc);
     await this.#handleAnnotations(webhook, raw, status, topology, broker.value, rc);
-    return { topology: applied, queue: topology.queue, publicKey: signing.value };
+    const queue = topology.phase === 'After' ? topology.queue : undefined;
+    return { topology: applied, ...(queue ? { queue } : {}), publicKey: signing.value };
   }
 
   /** Checks the signing Secret, creating it when the operator generates it; answers the public key. */
@@ -304,50 +335,47 @@ export class WebhookController implements Controller<RawObject> {
     applied: AppliedTopology | undefined,
     rc: ReconcileContext,
   ): Promise<AppliedTopology> {
-    const record: AppliedTopology & { broker: string } = {
-      broker: broker.label,
-      exchange: topology.sourceExchange,
-      bindings: topology.bindings,
-      retryQueues: topology.retryQueues.length,
-      returnTo: topology.returnTo,
-    };
+    const namespace = webhook.metadata.namespace ?? 'default';
+    // The queue type of queues that exist does not change; a new queue gets the broker's.
+    const queueType: QueueType = applied
+      ? (applied.queueType ?? (applied.version === undefined ? 'classic' : topology.queueType))
+      : topology.queueType;
+    const record = appliedRecord(topology, broker.label, queueType);
     const uid = webhook.metadata.uid ?? webhook.metadata.name;
     const hash = hashOf({ record, uri: hashOf(broker.uri) });
     const last = this.#applied.get(uid);
     const now = this.#ctx.now().getTime();
-    if (last && last.hash === hash && now - last.at < this.#ctx.settings.resyncPeriod && applied)
+    if (
+      last &&
+      last.hash === hash &&
+      now - last.at < this.#ctx.settings.resyncPeriod &&
+      applied?.version === 2
+    )
       return record;
 
     const admin = await this.#ctx.brokers.admin(broker.uri);
-    await admin.assertExchange(topology.returnExchange, 'fanout');
-    await admin.assertQueue(topology.queue);
-    await admin.assertQueue(topology.headQueue);
-    await admin.assertQueue(topology.deadLetterQueue);
-    for (const retryQueue of topology.retryQueues) {
-      await admin.assertQueue(retryQueue, { 'x-dead-letter-exchange': topology.returnExchange });
+    if (topology.phase === 'After') {
+      await this.#ctx.delays.ensure(admin, broker.label, namespace, topology.queueType);
+      for (const queue of topology.queues) await admin.assertQueue(queue.name, queue.args);
+      if (!(await admin.exchangeExists(topology.sourceExchange))) {
+        throw new HooklineError(
+          'BrokerExchangeMissing',
+          `the source's exchange "${topology.sourceExchange}" does not exist yet`,
+          { transient: true },
+        );
+      }
     }
-    const plan = planTopology(topology, applied, {
-      namespace: webhook.metadata.namespace ?? 'default',
-      webhook: webhook.metadata.name,
-    });
-    for (const queue of plan.unbindReturn) await admin.unbindQueue(queue, topology.returnExchange, '');
-    await admin.bindQueue(topology.returnTo, topology.returnExchange, '');
-    if (!(await admin.exchangeExists(topology.sourceExchange))) {
-      throw new HooklineError(
-        'BrokerExchangeMissing',
-        `the source's exchange "${topology.sourceExchange}" does not exist yet`,
-        { transient: true },
-      );
-    }
-    for (const { pattern } of plan.bind)
-      await admin.bindQueue(topology.queue, topology.sourceExchange, pattern);
+    const plan = planTopology(topology, applied, { namespace, webhook: webhook.metadata.name });
+    for (const { exchange, pattern } of plan.bind) await admin.bindQueue(topology.queue, exchange, pattern);
     for (const { exchange, pattern } of plan.unbind)
       await admin.unbindQueue(topology.queue, exchange, pattern);
-    for (const queue of plan.deleteRetryQueues) {
-      // A retry queue the policy no longer needs: its waiting events go back, not away.
-      await admin.moveMessages(queue, topology.returnTo);
-      await admin.deleteQueue(queue);
+    for (const { from, to } of plan.drain) {
+      // What waited in a queue this topology no longer has goes on, not away.
+      const moved = await admin.moveMessages(from, to);
+      if (moved > 0) rc.logger.info({ from, to, moved }, 'Moved waiting events');
     }
+    for (const queue of plan.deleteQueues) await admin.deleteQueue(queue);
+    for (const exchange of plan.deleteExchanges) await admin.deleteExchange(exchange);
     this.#applied.set(uid, { hash, at: now });
     rc.logger.debug({ queue: topology.queue, bindings: topology.bindings }, 'Applied topology');
     return record;
@@ -380,7 +408,10 @@ export class WebhookController implements Controller<RawObject> {
     const replay = annotations[REPLAY_ANNOTATION];
     if (replay !== undefined && replay !== handled.replay) {
       const admin: BrokerAdmin = await this.#ctx.brokers.admin(broker.uri);
-      const moved = await admin.moveMessages(topology.deadLetterQueue, topology.queue);
+      // A replayed event keeps its id and gets its full retries again.
+      const moved = await admin.moveMessages(topology.deadLetterQueue, topology.queue, {
+        resetHeaders: REPLAY_RESETS,
+      });
       rc.logger.info({ moved }, 'Replayed dead-lettered events');
       await this.#ctx.recorder.normal(
         raw,
@@ -443,7 +474,7 @@ export class WebhookController implements Controller<RawObject> {
       conditions,
       handledAnnotations: problem ? (status.handledAnnotations ?? {}) : handledTokens(annotations, status),
     };
-    const queue = ensured.queue ?? status.queue;
+    const queue = ensured.topology ? ensured.queue : status.queue;
     if (queue) owned.queue = queue;
     const topology = ensured.topology ?? status.topology;
     if (topology) owned.topology = topology;
@@ -462,13 +493,23 @@ export class WebhookController implements Controller<RawObject> {
         if (uri === undefined)
           throw transient('BrokerUnknown', `the broker ${applied.broker} can no longer be resolved`);
         const admin = await this.#ctx.brokers.admin(uri);
-        const prefix = status.queue ?? `hookline.${namespace}.${raw.metadata.name}`;
-        for (let level = 1; level <= applied.retryQueues; level++) {
-          await admin.deleteQueue(retryQueueName(namespace, raw.metadata.name, level));
+        const objects = webhookObjects(namespace, raw.metadata.name, applied);
+        for (const queue of objects.queues) await admin.deleteQueue(queue);
+        for (const exchange of objects.exchanges) await admin.deleteExchange(exchange);
+        const others = this.#ctx.caches.webhooks
+          .list()
+          .filter(
+            (w) =>
+              w.metadata.namespace === namespace &&
+              w.metadata.uid !== raw.metadata.uid &&
+              !w.metadata.deletionTimestamp,
+          );
+        if (others.length === 0) {
+          // The namespace's last Webhook: its delay infrastructure goes too.
+          await this.#ctx.delays.remove(admin, applied.broker, namespace);
+          rc.logger.info('Deleted the delay infrastructure of the namespace');
         }
-        for (const queue of [prefix, `${prefix}.head`, `${prefix}.dlq`]) await admin.deleteQueue(queue);
-        await admin.deleteExchange(`${prefix}.return`);
-        rc.logger.info({ queue: prefix }, 'Deleted topology');
+        rc.logger.info({ queue: objects.queues[0] }, 'Deleted topology');
       } catch (error) {
         const deletedAt = Date.parse(raw.metadata.deletionTimestamp ?? '');
         const waited = this.#ctx.now().getTime() - deletedAt;

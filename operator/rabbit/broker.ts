@@ -11,17 +11,50 @@ export interface QueueInfo {
 }
 
 export interface BrokerAdmin {
-  assertQueue(name: string, args?: Record<string, unknown>): Promise<QueueInfo>;
+  /** Declares a queue; one that exists already is kept as it is (its arguments are not changed). */
+  assertQueue(name: string, args?: Record<string, unknown>): Promise<QueueInfo & { existed: boolean }>;
   queueInfo(name: string): Promise<QueueInfo | undefined>;
   deleteQueue(name: string): Promise<void>;
   purgeQueue(name: string): Promise<number>;
   exchangeExists(name: string): Promise<boolean>;
-  assertExchange(name: string, type: string): Promise<void>;
+  assertExchange(name: string, type: string, args?: Record<string, unknown>): Promise<void>;
+  /**
+   * The check an existing exchange's type allows over AMQP: 'mismatch' when the broker says
+   * its type is not `type`, 'unknown' when it refuses to say (other arguments differ, or
+   * the credential may not configure it).
+   */
+  exchangeTypeIs(name: string, type: string): Promise<'match' | 'mismatch' | 'unknown'>;
   deleteExchange(name: string): Promise<void>;
   bindQueue(queue: string, exchange: string, pattern: string): Promise<void>;
   unbindQueue(queue: string, exchange: string, pattern: string): Promise<void>;
-  /** Moves every message of `from` to queue `to`, with publisher confirms; returns how many. */
-  moveMessages(from: string, to: string): Promise<number>;
+  bindExchange(destination: string, source: string, pattern: string): Promise<void>;
+  /**
+   * Moves every message of `from` to queue `to`, with publisher confirms and `mandatory`:
+   * a message is removed from `from` only once `to` holds it. Per-message expirations and
+   * the broker's dead-letter history are dropped; `resetHeaders` are dropped too (a replay
+   * starts an event's attempts again). Returns how many moved.
+   */
+  moveMessages(from: string, to: string, options?: { resetHeaders?: readonly string[] }): Promise<number>;
+}
+
+/** Headers RabbitMQ writes when it dead-letters a message; never carried into a new publish. */
+export const BROKER_DEATH_HEADERS = [
+  'x-death',
+  'x-first-death-exchange',
+  'x-first-death-queue',
+  'x-first-death-reason',
+  'x-last-death-exchange',
+  'x-last-death-queue',
+  'x-last-death-reason',
+] as const;
+
+export function withoutHeaders(
+  headers: Record<string, unknown> | undefined,
+  drop: readonly string[],
+): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) if (!drop.includes(name)) kept[name] = value;
+  return kept;
 }
 
 export interface BrokerConnections {
@@ -90,10 +123,15 @@ class AmqpAdmin implements BrokerAdmin {
     }
   }
 
-  async assertQueue(name: string, args: Record<string, unknown> = {}): Promise<QueueInfo> {
+  async assertQueue(
+    name: string,
+    args: Record<string, unknown> = {},
+  ): Promise<QueueInfo & { existed: boolean }> {
+    const existing = await this.queueInfo(name);
+    if (existing) return { ...existing, existed: true };
     const channel = await this.#shared();
     const reply = await channel.assertQueue(name, { durable: true, arguments: args });
-    return { messageCount: reply.messageCount, consumerCount: reply.consumerCount };
+    return { messageCount: reply.messageCount, consumerCount: reply.consumerCount, existed: false };
   }
 
   async queueInfo(name: string): Promise<QueueInfo | undefined> {
@@ -127,8 +165,20 @@ class AmqpAdmin implements BrokerAdmin {
     }
   }
 
-  async assertExchange(name: string, type: string): Promise<void> {
-    await (await this.#shared()).assertExchange(name, type, { durable: true });
+  async assertExchange(name: string, type: string, args: Record<string, unknown> = {}): Promise<void> {
+    await (await this.#shared()).assertExchange(name, type, { durable: true, arguments: args });
+  }
+
+  async exchangeTypeIs(name: string, type: string): Promise<'match' | 'mismatch' | 'unknown'> {
+    try {
+      await this.#probe((channel) => channel.assertExchange(name, type, { durable: true }));
+      return 'match';
+    } catch (error) {
+      const { code } = error as { code?: number };
+      if (code === 406 && /inequivalent arg 'type'/.test(errorMessage(error))) return 'mismatch';
+      if (code === 406 || code === 403) return 'unknown';
+      throw error;
+    }
   }
 
   async deleteExchange(name: string): Promise<void> {
@@ -144,23 +194,48 @@ class AmqpAdmin implements BrokerAdmin {
     await (await this.#shared()).unbindQueue(queue, exchange, pattern);
   }
 
-  async moveMessages(from: string, to: string): Promise<number> {
+  async bindExchange(destination: string, source: string, pattern: string): Promise<void> {
+    await (await this.#shared()).bindExchange(destination, source, pattern);
+  }
+
+  async moveMessages(
+    from: string,
+    to: string,
+    options: { resetHeaders?: readonly string[] } = {},
+  ): Promise<number> {
     if (!(await this.queueInfo(from))) return 0;
     const channel = await this.#connection.createConfirmChannel();
     channel.on('error', () => undefined);
+    let returned = false;
+    channel.on('return', () => (returned = true));
+    const drop = [...BROKER_DEATH_HEADERS, ...(options.resetHeaders ?? [])];
     let moved = 0;
     try {
       for (;;) {
         const message = await channel.get(from, { noAck: false });
         if (!message) break;
+        // The expiration and user id of the first publish do not carry over.
+        const properties: Record<string, unknown> = { ...message.properties };
+        delete properties.expiration;
+        delete properties.userId;
+        const headers = message.properties.headers;
         await new Promise<void>((resolve, reject) => {
           channel.sendToQueue(
             to,
             message.content,
-            { ...message.properties, headers: message.properties.headers ?? {} },
+            { ...properties, headers: withoutHeaders(headers, drop), mandatory: true },
             (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
           );
         });
+        // A return comes before the confirm: the message stays where it was.
+        if (returned)
+          throw new HooklineError(
+            'BrokerUnroutable',
+            `queue "${to}" does not exist; "${from}" keeps its messages`,
+            {
+              transient: true,
+            },
+          );
         channel.ack(message);
         moved++;
       }

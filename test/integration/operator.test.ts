@@ -20,6 +20,7 @@ import {
 import { installCrds } from '../fixtures/crds.ts';
 import { startOperator, type OperatorProcess } from '../fixtures/operator.ts';
 import { eventually } from '../fixtures/wait.ts';
+import { deliverPattern } from '../../operator/rabbit/topology.ts';
 
 let client: KubeClient;
 const ready = readyCondition;
@@ -154,26 +155,16 @@ describe('the operator', () => {
     const queue = `hookline.${namespace}.shop`;
     assert.equal(hook.status?.queue, queue);
     const exchange = `hookline.${namespace}.payments`;
-    assert.deepEqual(await bindings(queue), [
-      `${exchange} invoice.*`,
-      `${exchange} payment.#`,
-      `${queue}.return `,
-    ]);
-    assert.deepEqual(
-      await queueNames(queue),
-      [
-        queue,
-        `${queue}.dlq`,
-        `${queue}.head`,
-        ...Array.from({ length: 8 }, (_, i) => `${queue}.retry.${i + 1}`),
-      ].sort(),
-    );
+    // Its delayed retries come back from the namespace's shared delay infrastructure.
+    const delayed = `hookline.${namespace}.~delay.deliver ${deliverPattern('shop')}`;
+    assert.deepEqual(await bindings(queue), [`${exchange} invoice.*`, `${exchange} payment.#`, delayed]);
+    assert.deepEqual(await queueNames(queue), [queue, `${queue}.dlq`]);
 
     // Editing events leaves nothing stale.
     await apply(namespace, webhook('shop', 'payments', ['invoice.created', 'refund.*']));
     await eventually('the new bindings', async () => {
       const now = await bindings(queue);
-      return now.join() === [`${exchange} invoice.created`, `${exchange} refund.*`, `${queue}.return `].join()
+      return now.join() === [`${exchange} invoice.created`, `${exchange} refund.*`, delayed].join()
         ? now
         : undefined;
     });
@@ -299,11 +290,10 @@ describe('the operator', () => {
     );
     await waitForReady(namespace, 'webhooks', 'policed', 'True');
     const queue = `hookline.${namespace}.policed`;
-    assert.equal((await queueNames(`${queue}.retry.`)).length, 4);
     assert.deepEqual(
-      await bindings(`${queue}.head`),
-      [`${queue}.return `],
-      'Strict: retries return to the head queue',
+      await queueNames(queue),
+      [queue, `${queue}.dlq`, `${queue}.head`],
+      'Strict: a head queue, and no queue per retry',
     );
     const policy = await eventually('the policy to count its Webhook', async () => {
       const p = await client.get<{ status?: { webhooks?: number; retries?: number } }>(
@@ -317,11 +307,8 @@ describe('the operator', () => {
       namespace,
       'apiVersion: hookline.dev/v1alpha1\nkind: CallbackPolicy\nmetadata: {name: strict}\nspec:\n  retry: {schedule: [1s, 2s]}\n',
     );
-    await eventually('two retry queues and retries back on the main queue', async () =>
-      (await queueNames(`${queue}.retry.`)).length === 2 &&
-      (await bindings(queue)).includes(`${queue}.return `)
-        ? true
-        : undefined,
+    await eventually('the head queue gone once the order is no longer Strict', async () =>
+      (await queueNames(queue)).join() === [queue, `${queue}.dlq`].join() ? true : undefined,
     );
   });
 
@@ -390,9 +377,18 @@ describe('the operator', () => {
     const queue = `hookline.${namespace}.shop`;
     await kubectl(['delete', '-n', namespace, 'webhook', 'shop', '--timeout=30s']);
     assert.deepEqual(await queueNames(`${queue}`), []);
-    assert.equal(await rabbitApi(`/exchanges/%2F/${encodeURIComponent(`${queue}.return`)}`), undefined);
+    assert.notDeepEqual(
+      await queueNames(`hookline.${namespace}.~delay.`),
+      [],
+      'other Webhooks still use the delay queues',
+    );
 
     await kubectl(['delete', '-n', namespace, 'webhook', '--all', '--timeout=30s']);
+    assert.deepEqual(
+      await queueNames(`hookline.${namespace}.~delay.`),
+      [],
+      'the delay queues went with the last Webhook',
+    );
     await kubectl(['delete', '-n', namespace, 'eventsource', 'payments', '--timeout=30s']);
     const { stdout } = await kubectl([
       'get',

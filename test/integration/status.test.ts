@@ -13,6 +13,7 @@ import {
   readyCondition,
   secretManifest,
   waitForReady,
+  waitForSourceInPlace,
   type HooklineObject,
 } from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
@@ -31,7 +32,7 @@ async function sourceIn(
   const exchange = `events.${namespace}`;
   const operator = startOperator({ namespace });
   await apply(namespace, rabbitSourceManifests('source', testEnv().rabbitmq.amqpUrl, exchange));
-  await waitForReady(namespace, 'eventsources', 'source', 'True');
+  await waitForSourceInPlace(namespace, 'source');
   return { namespace, exchange, operator };
 }
 

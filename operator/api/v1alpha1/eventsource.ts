@@ -13,26 +13,44 @@ import {
 } from './common.ts';
 import { withRules } from './rules.ts';
 
-const RabbitmqSource = z
-  .object({
-    connectionSecretRef: secretKeyReference(
-      'The Secret entry holding the broker URI (amqp:// or amqps://).',
-      'uri',
-    ),
-    exchange: z.string().min(1).max(255).describe('The exchange the events are published to.'),
-    exchangeType: z
-      .enum(['topic', 'direct', 'fanout', 'headers'])
-      .default('topic')
-      .describe('The type of the exchange.'),
-    declare: z
-      .boolean()
-      .default(false)
-      .describe(
-        'Declare the exchange if it does not exist. When false the exchange must exist. ' +
-          'Hookline never deletes an exchange it did not declare.',
+const QueueType = z
+  .enum(['quorum', 'classic'])
+  .describe(
+    "The type of the queues Hookline declares on this broker. Default: the operator's defaultQueueType (quorum). " +
+      'Queues that exist keep their type.',
+  );
+
+const RabbitmqSource = withRules(
+  z
+    .object({
+      connectionSecretRef: secretKeyReference(
+        'The Secret entry holding the broker URI (amqp:// or amqps://).',
+        'uri',
       ),
-  })
-  .describe('Events are read from a RabbitMQ exchange; the routing key is the event type.');
+      exchange: z.string().min(1).max(255).describe('The exchange the events are published to.'),
+      exchangeType: z
+        .enum(['topic', 'direct', 'fanout', 'headers'])
+        .default('topic')
+        .describe('The type of the exchange.'),
+      declare: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Declare the exchange if it does not exist. When false the exchange must exist. ' +
+            'Hookline never deletes an exchange it did not declare.',
+        ),
+      queueType: QueueType.optional(),
+    })
+    .describe('Events are read from a RabbitMQ exchange; the routing key is the event type.'),
+  [
+    {
+      rule: "self.exchangeType != 'headers'",
+      message: 'exchangeType: headers exchanges are not supported yet; use topic, direct or fanout',
+      fieldPath: '.exchangeType',
+      check: (source) => source.exchangeType !== 'headers',
+    },
+  ],
+);
 
 const KafkaTls = withRules(
   z
@@ -190,6 +208,7 @@ export const EventSourceSpec = withRules(
             "The Secret entry holding the URI of the RabbitMQ that holds Hookline's queues.",
             'uri',
           ),
+          queueType: QueueType.optional(),
         })
         .optional()
         .describe(

@@ -408,8 +408,23 @@ export const WebhookStatus = z
           .describe('Where the queues live: the Secret entry holding the broker URI, or "default".'),
         exchange: z.string().describe('The exchange the queue is bound to.'),
         bindings: z.array(z.string().describe('A bound pattern.')).describe('The patterns bound.'),
-        retryQueues: z.number().int().min(0).describe('How many retry queues exist.'),
-        returnTo: z.string().optional().describe('The queue retried events return to.'),
+        version: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe(
+            '2 for the topology with shared delay queues; absent when the first version of Hookline applied it.',
+          ),
+        queueType: z.enum(['quorum', 'classic']).optional().describe("The type of the Webhook's queues."),
+        head: z.boolean().optional().describe('Whether a head queue exists (Strict ordering).'),
+        retryQueues: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe("The first version's per-level retry queues, drained and deleted on upgrade."),
+        returnTo: z.string().optional().describe("Where the first version's retries returned to."),
       })
       .optional()
       .describe('The RabbitMQ topology the operator last applied.'),
