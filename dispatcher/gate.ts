@@ -1,10 +1,11 @@
 // The Before gate: an event about to happen is shown to every matching `phase: Before`
 // Webhook at once, each within its policy's request timeout, never retried. The action may
-// go ahead only if each answered its expected status. Every call is recorded in that
-// Webhook's status like any attempt.
+// go ahead only if each answered its expected status. It fails closed: a matching hook that
+// cannot be called (its Secret is missing, its policy invalid, ...) denies. Every verdict is
+// recorded in that Webhook's status like any attempt.
 import type { Logger } from 'pino';
 import { describeResult } from './deliver/policy.ts';
-import { topicMatches, type EventMeta } from './deliver/event.ts';
+import { compileMatch, topicMatches, type EventMeta } from './deliver/event.ts';
 import type { HttpClient } from './deliver/http.ts';
 import { attemptRequest } from './deliver/request.ts';
 import type { HookConfig } from './hooks.ts';
@@ -13,6 +14,20 @@ import type { StatusWriter } from './status/writer.ts';
 export interface BeforeHook {
   config: HookConfig;
   http: HttpClient;
+}
+
+/** A Before hook that could not be resolved: it denies every event it concerns. */
+export interface UnavailableHook {
+  name: string;
+  /** Why it cannot be called, e.g. the Secret that is missing. */
+  reason: string;
+  concerns: (event: GateEvent) => boolean;
+}
+
+/** The Before hooks of the source, as last resolved. */
+export interface GateHooks {
+  callable: Iterable<BeforeHook>;
+  unavailable: Iterable<UnavailableHook>;
 }
 
 export interface GateEvent {
@@ -37,7 +52,7 @@ export interface GateDecision {
 }
 
 export interface GateOptions {
-  hooks: () => Iterable<BeforeHook>;
+  hooks: () => GateHooks;
   status: StatusWriter;
   logger: Logger;
   onVerdict?: (verdict: HookVerdict) => void;
@@ -56,6 +71,30 @@ export function matchingHooks(hooks: Iterable<BeforeHook>, event: GateEvent): Be
   );
 }
 
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A hook that cannot be called, judged by the `events` and `match` of its stored spec. What
+ * cannot be read there does not narrow it: such a hook concerns every event.
+ */
+export function unavailableHook(name: string, spec: unknown, reason: string): UnavailableHook {
+  const { events, match } = isMap(spec) ? spec : {};
+  const patterns = isStringList(events) ? events : undefined;
+  const matcher = isMap(match) ? compileMatch(match) : () => true;
+  return {
+    name,
+    reason,
+    concerns: (event) =>
+      (patterns?.some((pattern) => topicMatches(pattern, event.type)) ?? true) && matcher(event.json),
+  };
+}
+
 export class BeforeGate {
   readonly #o: GateOptions;
 
@@ -64,14 +103,21 @@ export class BeforeGate {
   }
 
   async decide(event: GateEvent): Promise<GateDecision> {
-    const hooks = matchingHooks(this.#o.hooks(), event);
-    const verdicts = await Promise.all(hooks.map((hook) => this.#ask(hook, event)));
+    const hooks = this.#o.hooks();
+    const unavailable = [...hooks.unavailable].filter((hook) => hook.concerns(event));
+    const answers = await Promise.all(
+      matchingHooks(hooks.callable, event).map((hook) => this.#ask(hook, event)),
+    );
+    const verdicts = [...answers, ...unavailable.map((hook) => this.#refuse(hook, event))];
     return { allowed: verdicts.every((v) => v.allowed), verdicts };
   }
 
+  #now(): Date {
+    return (this.#o.now ?? (() => new Date()))();
+  }
+
   async #ask({ config, http }: BeforeHook, event: GateEvent): Promise<HookVerdict> {
-    const now = this.#o.now ?? (() => new Date());
-    const started = now();
+    const started = this.#now();
     const meta: EventMeta = { id: event.id, type: event.type, attempt: 1, firstSeen: started.getTime() };
     const expected = config.spec.expectedStatus ?? 200;
     let verdict: HookVerdict;
@@ -95,11 +141,26 @@ export class BeforeGate {
       verdict = {
         webhook: config.name,
         allowed: false,
-        durationMs: now().getTime() - started.getTime(),
+        durationMs: this.#now().getTime() - started.getTime(),
         reason: `could not call the hook: ${(error as Error).message}`,
       };
     }
-    this.#o.status.record(config.name, {
+    return this.#settle(verdict, event, started);
+  }
+
+  /** A hook that cannot be called is not asked: it denies, and says why. */
+  #refuse(hook: UnavailableHook, event: GateEvent): HookVerdict {
+    const verdict: HookVerdict = {
+      webhook: hook.name,
+      allowed: false,
+      durationMs: 0,
+      reason: `the hook cannot be called: ${hook.reason}`,
+    };
+    return this.#settle(verdict, event, this.#now());
+  }
+
+  #settle(verdict: HookVerdict, event: GateEvent, started: Date): HookVerdict {
+    this.#o.status.record(verdict.webhook, {
       time: timestamp(started),
       eventId: event.id,
       eventType: event.type,
@@ -112,7 +173,7 @@ export class BeforeGate {
     this.#o.onVerdict?.(verdict);
     if (!verdict.allowed)
       this.#o.logger.info(
-        { webhook: config.name, eventId: event.id, reason: verdict.reason },
+        { webhook: verdict.webhook, eventId: event.id, reason: verdict.reason },
         'Before hook denied the event',
       );
     return verdict;

@@ -15,7 +15,7 @@ import type { BrokerSession } from './broker/session.ts';
 import type { AddressPolicy } from './deliver/address-policy.ts';
 import { HttpClient } from './deliver/http.ts';
 import { HookWorker } from './deliver/worker.ts';
-import type { BeforeHook } from './gate.ts';
+import { unavailableHook, type BeforeHook, type GateHooks, type UnavailableHook } from './gate.ts';
 import { resolveHook, type Resolved } from './hooks.ts';
 import type { DispatcherMetrics } from './metrics.ts';
 import type { SecretReader } from './secrets.ts';
@@ -57,8 +57,11 @@ export class Supervisor {
   readonly #policies: Informer<RawObject>;
   readonly #sources: Informer<RawObject>;
   readonly #running = new Map<string, Running>();
-  /** Before hooks, called by the gate rather than fed from a queue. */
-  readonly #before = new Map<string, { hook: BeforeHook; inputs: string }>();
+  /** Before hooks, called by the gate rather than fed from a queue; one that cannot be called denies. */
+  readonly #before = new Map<
+    string,
+    { hook: BeforeHook; inputs: string } | { unavailable: UnavailableHook; inputs?: undefined }
+  >();
   #sourceSpec: EventSourceSpec | undefined;
   #sourceJson = '';
   /** One pooled HTTP client per connect timeout, shared by the workers that use it. */
@@ -114,9 +117,13 @@ export class Supervisor {
     return this.#sourceSpec;
   }
 
-  /** The Before hooks of this source that can be called now. */
-  beforeHooks(): BeforeHook[] {
-    return [...this.#before.values()].map((entry) => entry.hook);
+  /** The Before hooks of this source, for the gate. */
+  beforeHooks(): GateHooks {
+    const entries = [...this.#before.values()];
+    return {
+      callable: entries.flatMap((entry) => ('hook' in entry ? [entry.hook] : [])),
+      unavailable: entries.flatMap((entry) => ('unavailable' in entry ? [entry.unavailable] : [])),
+    };
   }
 
   async start(): Promise<void> {
@@ -238,8 +245,12 @@ export class Supervisor {
       if (this.#before.get(name)?.inputs === inputs) continue;
       const resolved = await this.#resolve(raw, target);
       if (!resolved.ok) {
-        this.#before.delete(name);
-        this.#o.logger.warn({ webhook: name, reason: resolved.reason }, 'Not calling Before hook');
+        // Resolved again on every sync, like a hook that was never resolved.
+        this.#before.set(name, { unavailable: unavailableHook(name, raw.spec, resolved.reason) });
+        this.#o.logger.warn(
+          { webhook: name, reason: resolved.reason },
+          'Cannot call Before hook; the gate denies its events',
+        );
         continue;
       }
       const { config } = resolved;

@@ -260,6 +260,46 @@ describe('HTTP ingest and the Before gate (examples/api-manager)', () => {
     assert.equal(receivers.quota.requests.length, calls + 1);
   });
 
+  it('denies, naming the hook and why, when a matching Before hook cannot be called', async () => {
+    await apply(
+      namespace,
+      JSON.stringify({
+        apiVersion: 'hookline.dev/v1alpha1',
+        kind: 'Webhook',
+        metadata: { name: 'token-revocation' },
+        spec: {
+          sourceRef: { name: 'api-manager' },
+          policyRef: { name: 'gate' },
+          phase: 'Before',
+          url: `${receivers.naming.url}/checks/token-revocation`,
+          events: ['access-token.deleted'],
+          signing: { scheme: 'standard-webhooks', secretRef: { name: 'token-revocation-keys' } },
+        },
+      }),
+    );
+    // The dispatcher has looked at the new hook (and found that it cannot be called).
+    await dispatcher.waitForLog('the new Before hook', (l) => l.webhook === 'token-revocation');
+    const revoke = JSON.stringify({ objectType: 'access-token', action: 'deleted', object: {} });
+    const response = await post('/v1/events/before', revoke);
+    assert.equal(response.status, 409);
+    assert.equal(response.body.allowed, false);
+    const denials = response.body.denials as { webhook: string; reason: string; statusCode?: number }[];
+    assert.deepEqual(
+      denials.map((d) => d.webhook),
+      ['token-revocation'],
+    );
+    assert.match(denials[0]!.reason, /cannot be called: .*Secret token-revocation-keys does not exist/);
+    assert.equal(denials[0]!.statusCode, undefined);
+    assert.deepEqual(response.body.hooks, [{ webhook: 'token-revocation', allowed: false, durationMs: 0 }]);
+    // Nothing was sent to its URL; events it is not about go through.
+    assert.equal(receivers.naming.requests.filter((r) => r.path === '/checks/token-revocation').length, 0);
+    const created = await post(
+      '/v1/events/before',
+      JSON.stringify({ objectType: 'access-token', action: 'created', object: {} }),
+    );
+    assert.equal(created.status, 200);
+  });
+
   it('records every Before call in the Webhook status', async () => {
     const quota = await eventually('app-quota status with its denials', async () => {
       const hook = await getObject(namespace, 'webhooks', 'app-quota');
