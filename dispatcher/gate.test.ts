@@ -41,7 +41,7 @@ async function callable(name: string, events: string[], result: HttpResult): Pro
 
 const ok: HttpResult = { kind: 'response', status: 200, body: '', durationMs: 3 };
 
-function aGate(hooks: () => GateHooks) {
+function aGate(hooks: () => GateHooks | undefined) {
   const recorded: { webhook: string; record: AttemptRecord }[] = [];
   const verdicts: string[] = [];
   const status = { record: (webhook: string, record: AttemptRecord) => recorded.push({ webhook, record }) };
@@ -56,10 +56,21 @@ function aGate(hooks: () => GateHooks) {
 }
 
 describe('BeforeGate', () => {
+  it('answers that it is resolving, and allows nothing, until the hooks are resolved', async () => {
+    const { gate, recorded } = aGate(() => undefined);
+    assert.deepEqual(await gate.decide(anEvent('app.created')), {
+      resolved: false,
+      allowed: false,
+      verdicts: [],
+    });
+    assert.equal(recorded.length, 0);
+  });
+
   it('allows when every matching hook answers its expected status', async () => {
     const naming = await callable('app-naming', ['app.*'], ok);
     const { gate } = aGate(() => ({ callable: [naming], unavailable: [] }));
     const decision = await gate.decide(anEvent('app.created'));
+    assert.equal(decision.resolved, true);
     assert.equal(decision.allowed, true);
     assert.deepEqual(
       decision.verdicts.map((v) => [v.webhook, v.allowed]),
@@ -76,6 +87,7 @@ describe('BeforeGate', () => {
     );
     const { gate, recorded, verdicts } = aGate(() => ({ callable: [naming], unavailable: [quota] }));
     const decision = await gate.decide(anEvent('app.created'));
+    assert.equal(decision.resolved, true);
     assert.equal(decision.allowed, false);
     const denied = decision.verdicts.find((v) => v.webhook === 'app-quota');
     assert.equal(denied?.allowed, false);
@@ -99,7 +111,7 @@ describe('BeforeGate', () => {
     );
     const { gate, recorded } = aGate(() => ({ callable: [], unavailable: [quota] }));
     const decision = await gate.decide(anEvent('plan.created'));
-    assert.deepEqual(decision, { allowed: true, verdicts: [] });
+    assert.deepEqual(decision, { resolved: true, allowed: true, verdicts: [] });
     assert.equal(recorded.length, 0);
   });
 });

@@ -1,8 +1,9 @@
 // The Before gate: an event about to happen is shown to every matching `phase: Before`
 // Webhook at once, each within its policy's request timeout, never retried. The action may
 // go ahead only if each answered its expected status. It fails closed: a matching hook that
-// cannot be called (its Secret is missing, its policy invalid, ...) denies. Every verdict is
-// recorded in that Webhook's status like any attempt.
+// cannot be called (its Secret is missing, its policy invalid, ...) denies, and until the
+// hooks are resolved nothing is allowed. Every verdict is recorded in that Webhook's status
+// like any attempt.
 import type { Logger } from 'pino';
 import { describeResult } from './deliver/policy.ts';
 import { compileMatch, topicMatches, type EventMeta } from './deliver/event.ts';
@@ -47,12 +48,15 @@ export interface HookVerdict {
 }
 
 export interface GateDecision {
+  /** False until the hooks were resolved once: then no hook was asked and nothing is allowed. */
+  resolved: boolean;
   allowed: boolean;
   verdicts: HookVerdict[];
 }
 
 export interface GateOptions {
-  hooks: () => GateHooks;
+  /** The hooks to ask; undefined while the dispatcher has not resolved them yet. */
+  hooks: () => GateHooks | undefined;
   status: StatusWriter;
   logger: Logger;
   onVerdict?: (verdict: HookVerdict) => void;
@@ -104,12 +108,13 @@ export class BeforeGate {
 
   async decide(event: GateEvent): Promise<GateDecision> {
     const hooks = this.#o.hooks();
+    if (!hooks) return { resolved: false, allowed: false, verdicts: [] };
     const unavailable = [...hooks.unavailable].filter((hook) => hook.concerns(event));
     const answers = await Promise.all(
       matchingHooks(hooks.callable, event).map((hook) => this.#ask(hook, event)),
     );
     const verdicts = [...answers, ...unavailable.map((hook) => this.#refuse(hook, event))];
-    return { allowed: verdicts.every((v) => v.allowed), verdicts };
+    return { resolved: true, allowed: verdicts.every((v) => v.allowed), verdicts };
   }
 
   #now(): Date {

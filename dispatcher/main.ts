@@ -128,7 +128,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     if (ingest.handle(req, res)) return;
     if (req.url === '/healthz') return res.writeHead(200).end('ok');
     if (req.url === '/readyz') {
-      const ready = !stopping && session.connected && supervisor.synced && kafka.ready;
+      const ready = !stopping && session.connected && supervisor.synced && supervisor.resolved && kafka.ready;
       return res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'not ready');
     }
     if (req.url === '/metrics') {

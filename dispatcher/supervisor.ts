@@ -62,6 +62,8 @@ export class Supervisor {
     string,
     { hook: BeforeHook; inputs: string } | { unavailable: UnavailableHook; inputs?: undefined }
   >();
+  /** Set once every Webhook was resolved (or found unresolvable) for the first time. */
+  #resolved = false;
   #sourceSpec: EventSourceSpec | undefined;
   #sourceJson = '';
   /** One pooled HTTP client per connect timeout, shared by the workers that use it. */
@@ -117,8 +119,14 @@ export class Supervisor {
     return this.#sourceSpec;
   }
 
-  /** The Before hooks of this source, for the gate. */
-  beforeHooks(): GateHooks {
+  /** Whether the Webhooks were resolved at least once; until then the gate allows nothing. */
+  get resolved(): boolean {
+    return this.#resolved;
+  }
+
+  /** The Before hooks of this source, for the gate; undefined until they were resolved once. */
+  beforeHooks(): GateHooks | undefined {
+    if (!this.#resolved) return undefined;
     const entries = [...this.#before.values()];
     return {
       callable: entries.flatMap((entry) => ('hook' in entry ? [entry.hook] : [])),
@@ -149,6 +157,7 @@ export class Supervisor {
       this.#pending = false;
       try {
         await this.#sync();
+        this.#resolved = true;
       } catch (error) {
         this.#o.logger.error({ err: errorMessage(error) }, 'Could not follow the Webhooks; retrying');
         setTimeout(() => this.schedule(), 2000).unref();

@@ -2,7 +2,8 @@
 // Service:
 //   POST /v1/events         an event for the After hooks: 202 with its id once the broker
 //                           confirmed it; an Idempotency-Key makes a retry safe.
-//   POST /v1/events/before  the Before gate: 200 {"allowed": true} or 409 with the denials.
+//   POST /v1/events/before  the Before gate: 200 {"allowed": true} or 409 with the denials;
+//                           503 while the dispatcher is still resolving its hooks.
 // Both need a bearer token from the source's Secret and a JSON body no larger than
 // maxEventBytes; every refusal is a JSON body naming the problem.
 import type http from 'node:http';
@@ -169,6 +170,8 @@ export class HttpIngest {
 
     if (route === 'before') {
       const decision = await this.#o.gate.decide({ id, type: result.type, body, json: result.json });
+      if (!decision.resolved)
+        throw new Refused(503, 'the dispatcher is still resolving its hooks; retry', { 'retry-after': '1' });
       const hooks = decision.verdicts.map(({ webhook, allowed, statusCode, durationMs }) => ({
         webhook,
         allowed,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { freshNamespace } from '../env/handles.ts';
+import { startApiProxy } from '../fixtures/api-proxy.ts';
 import { queueDepth } from '../fixtures/broker.ts';
 import {
   apply,
@@ -40,12 +41,13 @@ describe('HTTP ingest and the Before gate (examples/api-manager)', () => {
   let endpoint: string;
   const receivers: Record<'audit' | 'naming' | 'quota' | 'plan', Receiver> = {} as never;
 
-  async function post(
+  async function postTo(
+    base: string,
     path: '/v1/events' | '/v1/events/before',
     body: string | Buffer,
     headers: Record<string, string> = {},
   ): Promise<Answer> {
-    const response = await fetch(`${endpoint}${path}`, {
+    const response = await fetch(`${base}${path}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
       body,
@@ -57,6 +59,15 @@ describe('HTTP ingest and the Before gate (examples/api-manager)', () => {
       body: JSON.parse(text) as Record<string, unknown>,
     };
   }
+
+  const post = (
+    path: '/v1/events' | '/v1/events/before',
+    body: string | Buffer,
+    headers: Record<string, string> = {},
+  ) => postTo(endpoint, path, body, headers);
+
+  const endpointOf = (process: RunningProcess) =>
+    `http://127.0.0.1:${String(process.logs.find((line) => line.msg === 'Dispatcher listening')?.port)}`;
 
   before(async () => {
     await installCrds();
@@ -84,13 +95,13 @@ describe('HTTP ingest and the Before gate (examples/api-manager)', () => {
     await waitForSourceInPlace(namespace, 'api-manager');
     for (const name of Object.keys(urls)) await waitForReady(namespace, 'webhooks', name, 'True');
     dispatcher = await startDispatcher(namespace, 'api-manager');
-    const listening = dispatcher.logs.find((line) => line.msg === 'Dispatcher listening');
-    endpoint = `http://127.0.0.1:${String(listening?.port)}`;
-    // The gate knows its Before hooks once the dispatcher has resolved them.
+    endpoint = endpointOf(dispatcher);
+    // The gate knows its Before hooks once the dispatcher has resolved them, and says so.
     await dispatcher.waitForLog(
       'Before hooks',
       (l) => l.msg === 'Calling Before hook at the gate' && l.webhook === 'plan-approval',
     );
+    await eventually('the dispatcher to be ready', async () => (await fetch(`${endpoint}/readyz`)).ok);
   });
 
   after(async () => {
@@ -338,5 +349,45 @@ describe('HTTP ingest and the Before gate (examples/api-manager)', () => {
     assert.ok(value('hookline_ingest_events_total', ['path="http"', 'outcome="accepted"']) >= 3);
     assert.ok(value('hookline_gate_verdicts_total', ['webhook="app-quota"', 'verdict="denied"']) >= 2);
     assert.ok(value('hookline_status_writes_total') >= 1);
+  });
+
+  it('answers 503 at the gate, and is not ready, until a starting dispatcher has resolved its hooks', async () => {
+    receivers.naming.respondWith(answer.status(200));
+    receivers.quota.respondWith(answer.status(200));
+    // A second replica whose read of a Before hook's signing Secret waits until released.
+    const proxy = await startApiProxy();
+    const held = proxy.hold(
+      (method, path) =>
+        method === 'GET' && path === `/api/v1/namespaces/${namespace}/secrets/app-quota-signing`,
+    );
+    let starting: RunningProcess | undefined;
+    try {
+      starting = await startDispatcher(namespace, 'api-manager', { KUBECONFIG: proxy.kubeconfig });
+      const base = endpointOf(starting);
+      await held.arrived;
+      // Events for the After hooks need no hook resolved (and this one connects the broker).
+      assert.equal((await postTo(base, '/v1/events', appCreated('while-resolving'))).status, 202);
+      const early = await postTo(base, '/v1/events/before', appCreated('too-early'));
+      assert.equal(early.status, 503);
+      assert.equal(early.headers.get('retry-after'), '1');
+      assert.match(String(early.body.error), /still resolving its hooks/);
+      assert.equal((await fetch(`${base}/readyz`)).status, 503);
+
+      held.release();
+      const decided = await eventually('the gate to decide', async () => {
+        const answered = await postTo(base, '/v1/events/before', appCreated('in-time'));
+        return answered.status !== 503 && answered;
+      });
+      assert.equal(decided.status, 200);
+      const hooks = decided.body.hooks as { webhook: string }[];
+      assert.deepEqual(hooks.map((h) => h.webhook).sort(), ['app-naming-policy', 'app-quota']);
+      await eventually('the starting dispatcher to be ready', async () => {
+        return (await fetch(`${base}/readyz`)).status === 200;
+      });
+    } finally {
+      held.release();
+      await starting?.stop();
+      await proxy.close();
+    }
   });
 });
