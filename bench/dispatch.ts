@@ -4,7 +4,10 @@
 // broker, the same receiver and the same concurrency, measured in the same run.
 // Targets: ≥ 0.8× the baseline's deliveries per second; p99 latency < 20 ms at 1,000 events/s.
 //
-//   npm run bench:dispatch [-- --events 20000 --rate 1000 --seconds 10]
+// Both pipelines use queues of one type (`--queue-type`, default quorum, Hookline's default
+// for new Webhooks), so that the comparison is of the pipelines, not of the queue types.
+//
+//   npm run bench:dispatch [-- --events 20000 --rate 1000 --seconds 10 --queue-type quorum]
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,8 +30,11 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '16' },
     rounds: { type: 'string', default: '3' },
+    'queue-type': { type: 'string', default: 'quorum' },
   },
 });
+const QUEUE_TYPE = values['queue-type'];
+if (QUEUE_TYPE !== 'quorum' && QUEUE_TYPE !== 'classic') throw new Error('--queue-type: quorum or classic');
 const EVENTS = Number(values.events);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
@@ -63,7 +69,10 @@ const hooklineExchange = `bench.${namespace}`;
 const baselineExchange = `baseline.${namespace}`;
 
 // Topology: 100 Webhooks, Webhook i bound to routing key e.<i>; the baseline's own 100 queues likewise.
-const operator = startOperator({ namespace, env: { HOOKLINE_LOG_LEVEL: 'warn' } });
+const operator = startOperator({
+  namespace,
+  env: { HOOKLINE_LOG_LEVEL: 'warn', HOOKLINE_DEFAULT_QUEUE_TYPE: QUEUE_TYPE },
+});
 await apply(
   namespace,
   [
@@ -96,7 +105,10 @@ await setupChannel.assertExchange(baselineExchange, 'topic', { durable: true });
 const baselineQueues: string[] = [];
 for (let i = 0; i < HOOKS; i++) {
   const queue = `baseline.${namespace}.${i}`;
-  await setupChannel.assertQueue(queue, { durable: true });
+  await setupChannel.assertQueue(queue, {
+    durable: true,
+    arguments: QUEUE_TYPE === 'quorum' ? { 'x-queue-type': 'quorum' } : {},
+  });
   await setupChannel.bindQueue(queue, baselineExchange, `e.${i}`);
   baselineQueues.push(queue);
 }
@@ -242,13 +254,13 @@ const rows = Object.entries(results).map(
     `  ${name.padEnd(24)} ${String(f.deliveriesPerSecond).padStart(7)} deliveries/s   latency at ${RATE}/s: p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms`,
 );
 console.log(`
-bench/dispatch: medians of ${ROUNDS} alternating rounds; ${EVENTS} events for throughput, ${RATE}/s for ${SECONDS} s for latency, concurrency ${CONCURRENCY}, standard-webhooks signing
+bench/dispatch: medians of ${ROUNDS} alternating rounds; ${EVENTS} events for throughput, ${RATE}/s for ${SECONDS} s for latency, concurrency ${CONCURRENCY}, standard-webhooks signing, ${QUEUE_TYPE} queues
 ${rows.join('\n')}
   hookline / baseline deliveries/s: ${ratio1.toFixed(2)}× (1 Webhook), ${ratio100.toFixed(2)}× (100 Webhooks)   target ≥ 0.8×
   hookline p99 at ${RATE}/s: ${figure('hookline, 1 Webhook').p99Ms} ms (1), ${figure('hookline, 100 Webhooks').p99Ms} ms (100)   target < 20 ms`);
 fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
 fs.writeFileSync(
-  path.join(import.meta.dirname, 'results', 'dispatch.json'),
+  path.join(import.meta.dirname, 'results', `dispatch-${QUEUE_TYPE}.json`),
   JSON.stringify(
     {
       events: EVENTS,
@@ -256,6 +268,7 @@ fs.writeFileSync(
       seconds: SECONDS,
       concurrency: CONCURRENCY,
       rounds: ROUNDS,
+      queueType: QUEUE_TYPE,
       results,
       samples,
       ratio1,
