@@ -25,6 +25,7 @@ import { eventually } from '../fixtures/wait.ts';
 
 interface QueueRow {
   name: string;
+  type?: string;
   messages?: number;
   message_stats?: { get?: number; get_no_ack?: number; get_empty?: number };
 }
@@ -32,7 +33,8 @@ interface QueueRow {
 const vhost = encodeURIComponent('/');
 
 async function queuesOf(prefix: string): Promise<QueueRow[]> {
-  const rows = (await rabbitApi<QueueRow[]>(`/queues/${vhost}?columns=name,messages,message_stats`)) ?? [];
+  const rows =
+    (await rabbitApi<QueueRow[]>(`/queues/${vhost}?columns=name,type,messages,message_stats`)) ?? [];
   return rows.filter((q) => q.name.startsWith(prefix));
 }
 
@@ -87,9 +89,10 @@ describe('shared delay queues', () => {
     receivers.slow = await startReceiver((request) => {
       const seen = receivers.slow!.requests.filter((r) => eventIdOf(r) === eventIdOf(request)).length;
       if (seen > 1) return answer.status(200);
-      return eventIdOf(request) === 'a'
-        ? answer.status(503, 'busy', { 'retry-after': '120' })
-        : answer.status(503, 'busy');
+      const id = eventIdOf(request);
+      if (id === 'a') return answer.status(503, 'busy', { 'retry-after': '120' });
+      if (id === 'c') return answer.status(429, 'slow down', { 'retry-after': '12' });
+      return answer.status(503, 'busy');
     });
     receivers.flaky = await startReceiver(answer.status(500));
     receivers.replay = await startReceiver(answer.status(500));
@@ -145,6 +148,21 @@ spec:
     process.stderr.write(`[delays] b retried after ${Math.round(gap)} ms while a waits 120 s\n`);
     assert.ok(gap >= 900 && gap < 3000, `b came back after ${Math.round(gap)} ms`);
     assert.equal(requests.filter((r) => eventIdOf(r) === 'a').length, 1, 'a still waits');
+  });
+
+  it('honours a Retry-After over 10 s to within 10 %', async () => {
+    await publishEvents(exchange, [{ routingKey: 'slow.x', messageId: 'c', body: '{"n":"c"}' }]);
+    const c = await eventually(
+      'c retried',
+      () => {
+        const seen = receivers.slow!.requests.filter((r) => eventIdOf(r) === 'c');
+        return seen.length >= 2 ? seen : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+    const gap = c[1]!.receivedAtMonotonic - c[0]!.receivedAtMonotonic;
+    process.stderr.write(`[delays] Retry-After: 12 honoured after ${Math.round(gap)} ms\n`);
+    assert.ok(gap >= 11_900 && gap <= 13_200, `c came back after ${Math.round(gap)} ms`);
   });
 
   it('loses no waiting retry when the policy goes from 4 retries to 2', async () => {
@@ -248,6 +266,8 @@ spec:
       assert.deepEqual(queues, [`hookline.${namespace}.${name}`, `hookline.${namespace}.${name}.dlq`]);
     }
     assert.equal((await queuesOf(`hookline.${namespace}.~delay.`)).length, 29, 'no more delay queues');
+    // New Webhooks get quorum queues, the delay infrastructure too (RabbitMQ's recommendation).
+    assert.deepEqual([...new Set((await queuesOf(`hookline.${namespace}.`)).map((q) => q.type))], ['quorum']);
     const all = await queuesOf(`hookline.${namespace}.`);
     assert.equal(all.length, 29 + 2 * 8);
   });
