@@ -29,6 +29,7 @@ WORKDIR /app
 # container runs with a read-only root filesystem.
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
+COPY core ./core
 COPY operator ./operator
 COPY dispatcher ./dispatcher
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { kubeClient, resourcePath } from '../operator/runtime/kube-client.ts';
+import { kubeClient, resourcePath } from '../core/kube/client.ts';
 import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
 import { freshNamespace, kubeConfig, kubectl } from '../test/env/handles.ts';

@@ -2,15 +2,15 @@
 // CallbackPolicy, its source and its Secrets. A fingerprint over all of it tells the
 // supervisor when a running worker must be restarted with a new configuration.
 import crypto from 'node:crypto';
-import type { CallbackPolicySpec } from '../operator/api/v1alpha1/callbackpolicy.ts';
-import { parseDuration } from '../operator/api/v1alpha1/duration.ts';
-import { Webhook, type WebhookSpec } from '../operator/api/v1alpha1/webhook.ts';
-import { validate } from '../operator/api/validate.ts';
-import type { RawObject } from '../operator/controllers/context.ts';
-import { signingSecretName } from '../operator/controllers/names.ts';
-import { resolvePolicy } from '../operator/controllers/policy.ts';
-import { defaultSecretKey } from '../operator/controllers/signing-keys.ts';
-import { webhookQueues, type WebhookQueues } from '../operator/rabbit/topology.ts';
+import type { CallbackPolicySpec } from '../core/api/v1alpha1/callbackpolicy.ts';
+import { parseDuration } from '../core/api/v1alpha1/duration.ts';
+import { Webhook, type WebhookSpec } from '../core/api/v1alpha1/webhook.ts';
+import { validate } from '../core/api/validate.ts';
+import type { RawObject } from '../core/kube/objects.ts';
+import { signingSecretName } from '../core/names.ts';
+import { resolvePolicy } from '../core/policy.ts';
+import { defaultSecretKey } from '../core/signing/keys.ts';
+import { webhookQueues, type WebhookQueues } from '../core/rabbit/topology.ts';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './deliver/auth.ts';
 import { compileMatch, type Matcher } from './deliver/event.ts';
 import { createSigner, type Signer } from './deliver/sign.ts';

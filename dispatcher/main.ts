@@ -4,8 +4,8 @@
 import http from 'node:http';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { eventRecorder } from '../operator/runtime/events.ts';
-import { kubeClient } from '../operator/runtime/kube-client.ts';
+import { eventRecorder } from '../core/kube/events.ts';
+import { kubeClient } from '../core/kube/client.ts';
 import { amqpSession } from './broker/session.ts';
 import { addressPolicy } from './deliver/address-policy.ts';
 import { dispatcherMetrics } from './metrics.ts';
@@ -18,8 +18,8 @@ import { HttpIngest } from './ingest/http.ts';
 import { KafkaIngest } from './ingest/kafka.ts';
 import { kafkajsConsume } from './ingest/kafka-client.ts';
 import { KafkaSwitch } from './ingest/kafka-switch.ts';
-import type { EventSourceSpec } from '../operator/api/v1alpha1/eventsource.ts';
-import { ingestDeadLetterQueueName, ingestExchangeName } from '../operator/rabbit/topology.ts';
+import type { EventSourceSpec } from '../core/api/v1alpha1/eventsource.ts';
+import { ingestDeadLetterQueueName, ingestExchangeName } from '../core/rabbit/topology.ts';
 
 export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const settings = loadDispatcherSettings(argv, env);

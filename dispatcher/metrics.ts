@@ -1,5 +1,5 @@
 // The dispatcher's Prometheus metrics. Labels are bounded: namespace, webhook, outcome.
-import { Registry } from '../operator/runtime/metrics.ts';
+import { Registry } from '../core/metrics.ts';
 
 export function dispatcherMetrics() {
   const registry = new Registry();

@@ -1,8 +1,8 @@
 // Secrets the dispatcher's Webhooks name, read by name (its Role may only `get` them) and
 // re-read periodically so that a rotated secret takes effect without a restart.
 import type { Logger } from 'pino';
-import { errorMessage } from '../operator/runtime/errors.ts';
-import { resourcePath, type KubeClient } from '../operator/runtime/kube-client.ts';
+import { errorMessage } from '../core/errors.ts';
+import { resourcePath, type KubeClient } from '../core/kube/client.ts';
 
 export type SecretData = Record<string, string>;
 

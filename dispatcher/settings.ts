@@ -1,6 +1,6 @@
 // Dispatcher settings, from flags, then the environment the operator's Deployment sets.
 import { z } from 'zod';
-import { booleanText, commaList, loadSettings, logLevel } from '../operator/runtime/flags.ts';
+import { booleanText, commaList, loadSettings, logLevel } from '../core/flags.ts';
 
 export const DispatcherSettings = z.object({
   namespace: z.string().min(1),

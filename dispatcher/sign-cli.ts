@@ -2,7 +2,7 @@
 // delivery would carry, and the check a receiver makes, so that users can debug receivers.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SIGNING_SCHEMES, type SigningScheme } from '../operator/api/v1alpha1/webhook.ts';
+import { SIGNING_SCHEMES, type SigningScheme } from '../core/api/v1alpha1/webhook.ts';
 import { createSigner } from './deliver/sign.ts';
 import { verifyRequest } from './verify.ts';
 

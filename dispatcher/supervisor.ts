@@ -2,15 +2,15 @@
 // worker per deliverable Webhook: started when one appears, restarted when its Webhook,
 // policy or Secrets change, stopped when it is deleted, suspended or disabled.
 import type { Logger } from 'pino';
-import { EventSource, type EventSourceSpec } from '../operator/api/v1alpha1/eventsource.ts';
-import { validate } from '../operator/api/validate.ts';
-import type { RawObject } from '../operator/controllers/context.ts';
-import { policyOf, sourceOf } from '../operator/references.ts';
-import { ingestExchangeName } from '../operator/rabbit/topology.ts';
-import { errorMessage } from '../operator/runtime/errors.ts';
-import type { EventRecorder } from '../operator/runtime/events.ts';
-import { Informer } from '../operator/runtime/informer.ts';
-import type { KubeClient } from '../operator/runtime/kube-client.ts';
+import { EventSource, type EventSourceSpec } from '../core/api/v1alpha1/eventsource.ts';
+import { validate } from '../core/api/validate.ts';
+import type { RawObject } from '../core/kube/objects.ts';
+import { policyOf, sourceOf } from '../core/references.ts';
+import { ingestExchangeName } from '../core/rabbit/topology.ts';
+import { errorMessage } from '../core/errors.ts';
+import type { EventRecorder } from '../core/kube/events.ts';
+import { Informer } from '../core/kube/informer.ts';
+import type { KubeClient } from '../core/kube/client.ts';
 import type { BrokerSession } from './broker/session.ts';
 import type { AddressPolicy } from './deliver/address-policy.ts';
 import { HttpClient } from './deliver/http.ts';

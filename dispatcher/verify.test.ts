@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { SIGNING_SCHEMES } from '../operator/api/v1alpha1/webhook.ts';
-import { generateSecret, publicKeyOf } from '../operator/controllers/signing-keys.ts';
+import { SIGNING_SCHEMES } from '../core/api/v1alpha1/webhook.ts';
+import { generateSecret, publicKeyOf } from '../core/signing/keys.ts';
 import { createSigner } from './deliver/sign.ts';
 import { verifyRequest } from './verify.ts';
 

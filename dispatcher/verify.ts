@@ -2,13 +2,9 @@
 // public key for asymmetric schemes (a private key is accepted too and its public half
 // used). Used by `hookline verify` to debug receivers.
 import crypto from 'node:crypto';
-import type { SigningScheme } from '../operator/api/v1alpha1/webhook.ts';
-import {
-  ed25519PrivateKey,
-  ed25519RawPublicKey,
-  standardWebhooksKey,
-} from '../operator/controllers/signing-keys.ts';
-import { decodeStrkey, VERSION_PUBLIC_KEY } from '../operator/controllers/strkey.ts';
+import type { SigningScheme } from '../core/api/v1alpha1/webhook.ts';
+import { ed25519PrivateKey, ed25519RawPublicKey, standardWebhooksKey } from '../core/signing/keys.ts';
+import { decodeStrkey, VERSION_PUBLIC_KEY } from '../core/signing/strkey.ts';
 import { stellarHost } from './deliver/sign.ts';
 
 export interface CapturedRequest {

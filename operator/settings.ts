@@ -1,8 +1,8 @@
 // Operator settings, from flags (highest), then environment variables, then defaults.
 import fs from 'node:fs';
 import { z } from 'zod';
-import { parseDuration } from './api/v1alpha1/duration.ts';
-import { booleanText, commaList, loadSettings as load, logLevel } from './runtime/flags.ts';
+import { parseDuration } from '../core/api/v1alpha1/duration.ts';
+import { booleanText, commaList, loadSettings as load, logLevel } from '../core/flags.ts';
 
 const durationMs = z.string().transform((value, ctx) => {
   const ms = parseDuration(value);

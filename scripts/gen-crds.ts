@@ -1,8 +1,8 @@
 // `npm run crds`: writes crds/*.yaml and docs/api.md from the zod schemas in
-// operator/api/v1alpha1. With --check it writes nothing and fails when a file differs.
+// core/api/v1alpha1. With --check it writes nothing and fails when a file differs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { generatedFiles } from '../operator/api/generate.ts';
+import { generatedFiles } from '../core/api/generate.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const check = process.argv.includes('--check');

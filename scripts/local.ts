@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { kubeClient, resourcePath } from '../operator/runtime/kube-client.ts';
+import { kubeClient, resourcePath } from '../core/kube/client.ts';
 import { envConfig } from '../test/env/config.ts';
 import { down, up } from '../test/env/env.ts';
 import { run } from '../test/env/process.ts';

@@ -5,9 +5,9 @@
 import { EventEmitter } from 'node:events';
 import amqp from 'amqplib';
 import type { Logger } from 'pino';
-import { redactUri } from '../../operator/rabbit/broker.ts';
-import { errorMessage } from '../../operator/runtime/errors.ts';
-import { backoffDelay } from '../../operator/runtime/workqueue.ts';
+import { redactUri } from '../../core/rabbit/broker.ts';
+import { errorMessage } from '../../core/errors.ts';
+import { backoffDelay } from '../../core/backoff.ts';
 
 export interface MessageProperties {
   messageId?: string;

@@ -1,7 +1,7 @@
 // What the dispatcher knows about an event from its RabbitMQ message: a stable id (the
 // same on every retry), its type, which attempt comes next; and the `match` filter.
 import crypto from 'node:crypto';
-import { HEADER } from '../../operator/rabbit/headers.ts';
+import { HEADER } from '../../core/rabbit/headers.ts';
 import type { Delivery } from '../broker/session.ts';
 
 export { HEADER };

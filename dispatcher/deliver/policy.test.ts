@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CallbackPolicySpec } from '../../operator/api/v1alpha1/callbackpolicy.ts';
+import { CallbackPolicySpec } from '../../core/api/v1alpha1/callbackpolicy.ts';
 import type { HttpResult } from './http.ts';
 import { decide, retryDelay } from './policy.ts';
 

@@ -1,7 +1,7 @@
 // What a CallbackPolicy makes of one attempt's result: delivered, retry after a delay,
 // or failed for good (a status not worth retrying, or retries exhausted). Pure.
-import type { CallbackPolicySpec } from '../../operator/api/v1alpha1/callbackpolicy.ts';
-import { parseDuration } from '../../operator/api/v1alpha1/duration.ts';
+import type { CallbackPolicySpec } from '../../core/api/v1alpha1/callbackpolicy.ts';
+import { parseDuration } from '../../core/api/v1alpha1/duration.ts';
 import type { HttpResult } from './http.ts';
 
 export type Decision =

@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Keypair } from '@stellar/stellar-base';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import { generateSecret } from '../../operator/controllers/signing-keys.ts';
+import { generateSecret } from '../../core/signing/keys.ts';
 import { createSigner } from './sign.ts';
 
 const body = Buffer.from('{"test": 2432232314}');

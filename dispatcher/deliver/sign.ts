@@ -7,8 +7,8 @@
 //   stellar            Signature: t=<unix>, s=<base64 ed25519 of "<t>.<host[:port]>.<body>">
 //   none
 import crypto from 'node:crypto';
-import type { SigningScheme } from '../../operator/api/v1alpha1/webhook.ts';
-import { signingKeys } from '../../operator/controllers/signing-keys.ts';
+import type { SigningScheme } from '../../core/api/v1alpha1/webhook.ts';
+import { signingKeys } from '../../core/signing/keys.ts';
 
 export interface SigningInput {
   id: string;

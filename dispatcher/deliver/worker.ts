@@ -7,9 +7,9 @@
 // costs the broker no requests. A message is acknowledged only after what replaces it (a
 // retry, a dead letter) was routed and confirmed; one the broker cannot route stays.
 import type { Logger } from 'pino';
-import { errorMessage } from '../../operator/runtime/errors.ts';
-import { BROKER_DEATH_HEADERS, withoutHeaders } from '../../operator/rabbit/broker.ts';
-import { delayRoutingKey } from '../../operator/rabbit/topology.ts';
+import { errorMessage } from '../../core/errors.ts';
+import { BROKER_DEATH_HEADERS, withoutHeaders } from '../../core/rabbit/broker.ts';
+import { delayRoutingKey } from '../../core/rabbit/topology.ts';
 import {
   ExclusiveConsumerTaken,
   PUBLISH_MARK,

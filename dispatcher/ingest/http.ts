@@ -8,8 +8,8 @@
 // maxEventBytes; every refusal is a JSON body naming the problem.
 import type http from 'node:http';
 import type { Logger } from 'pino';
-import type { EventSourceSpec } from '../../operator/api/v1alpha1/eventsource.ts';
-import { errorMessage } from '../../operator/runtime/errors.ts';
+import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
+import { errorMessage } from '../../core/errors.ts';
 import type { BrokerSession } from '../broker/session.ts';
 import type { BeforeGate } from '../gate.ts';
 import type { SecretReader } from '../secrets.ts';

@@ -2,7 +2,7 @@
 // event with a type (the routing key) and a stable id, or the reason it cannot be one.
 // Pure.
 import crypto from 'node:crypto';
-import type { EventSourceSpec } from '../../operator/api/v1alpha1/eventsource.ts';
+import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
 import { pointer } from '../deliver/event.ts';
 
 export type TypeRule = NonNullable<EventSourceSpec['eventType']>;

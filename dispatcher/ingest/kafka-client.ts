@@ -3,8 +3,8 @@
 // library can be swapped; implemented on kafkajs, which is no longer maintained upstream.
 import { Kafka, logLevel, type Consumer, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import { errorMessage } from '../../operator/runtime/errors.ts';
-import { backoffDelay } from '../../operator/runtime/workqueue.ts';
+import { errorMessage } from '../../core/errors.ts';
+import { backoffDelay } from '../../core/backoff.ts';
 
 export interface KafkaRecord {
   topic: string;

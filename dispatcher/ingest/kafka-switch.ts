@@ -2,8 +2,8 @@
 // restarted when what it reads or how it reads it changed, stopped when the source is no
 // longer a kafka source. One change at a time.
 import type { Logger } from 'pino';
-import type { EventSourceSpec } from '../../operator/api/v1alpha1/eventsource.ts';
-import { errorMessage } from '../../operator/runtime/errors.ts';
+import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
+import { errorMessage } from '../../core/errors.ts';
 
 export interface IngestComponent {
   readonly joined: boolean;

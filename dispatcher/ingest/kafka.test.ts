@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { EventSourceSpec } from '../../operator/api/v1alpha1/eventsource.ts';
+import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
 import type { BrokerSession, MessageProperties } from '../broker/session.ts';
 import type { SecretReader } from '../secrets.ts';
 import { consumerSettings, KafkaIngest, planRecord, recordEventId } from './kafka.ts';

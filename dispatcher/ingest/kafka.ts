@@ -5,8 +5,8 @@
 // confirmed everything before them, so a crash, a rebalance or a broker restart can repeat
 // events but never lose one.
 import type { Logger } from 'pino';
-import type { EventSourceSpec } from '../../operator/api/v1alpha1/eventsource.ts';
-import { errorMessage } from '../../operator/runtime/errors.ts';
+import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
+import { errorMessage } from '../../core/errors.ts';
 import type { BrokerSession } from '../broker/session.ts';
 import type { SecretReader } from '../secrets.ts';
 import { intake, type TypeRule } from './intake.ts';

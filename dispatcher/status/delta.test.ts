@@ -4,7 +4,7 @@ import {
   ATTEMPT_ERROR_MAX_LENGTH,
   DISABLED_REASON_MAX_LENGTH,
   WebhookStatus,
-} from '../../operator/api/v1alpha1/webhook.ts';
+} from '../../core/api/v1alpha1/webhook.ts';
 import {
   applyDelta,
   combine,

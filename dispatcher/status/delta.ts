@@ -6,7 +6,7 @@ import {
   ATTEMPT_ERROR_MAX_LENGTH,
   DISABLED_REASON_MAX_LENGTH,
   type WebhookStatus,
-} from '../../operator/api/v1alpha1/webhook.ts';
+} from '../../core/api/v1alpha1/webhook.ts';
 
 export type Outcome = 'Succeeded' | 'Retrying' | 'Failed' | 'DeadLettered' | 'Denied' | 'Allowed';
 

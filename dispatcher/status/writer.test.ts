@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { EventRecorder, EventTarget } from '../../operator/runtime/events.ts';
-import { KubeApiError, type KubeClient } from '../../operator/runtime/kube-client.ts';
+import type { EventRecorder, EventTarget } from '../../core/kube/events.ts';
+import { KubeApiError, type KubeClient } from '../../core/kube/client.ts';
 import { StatusWriter, type StoredWebhook } from './writer.ts';
 
 /** A client whose status writes fail with the given errors, in turn, and then succeed. */

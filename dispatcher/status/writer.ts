@@ -5,16 +5,10 @@
 // unreachable the deltas accumulate and are written once it answers again. A write the API
 // server refuses as invalid (422) would be refused again: it is reported and dropped.
 import type { Logger } from 'pino';
-import type { WebhookStatus } from '../../operator/api/v1alpha1/webhook.ts';
-import { errorMessage } from '../../operator/runtime/errors.ts';
-import type { EventRecorder } from '../../operator/runtime/events.ts';
-import {
-  isConflict,
-  isInvalid,
-  isNotFound,
-  resourcePath,
-  type KubeClient,
-} from '../../operator/runtime/kube-client.ts';
+import type { WebhookStatus } from '../../core/api/v1alpha1/webhook.ts';
+import { errorMessage } from '../../core/errors.ts';
+import type { EventRecorder } from '../../core/kube/events.ts';
+import { isConflict, isInvalid, isNotFound, resourcePath, type KubeClient } from '../../core/kube/client.ts';
 import {
   applyDelta,
   combine,

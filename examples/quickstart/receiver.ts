@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import type { SigningScheme } from '../../operator/api/v1alpha1/webhook.ts';
+import type { SigningScheme } from '../../core/api/v1alpha1/webhook.ts';
 import { verifyRequest } from '../../dispatcher/verify.ts';
 
 export interface ReceiverKey {

@@ -1,9 +1,10 @@
 // The broker that holds a source's queues, and the exchange its events arrive on.
-import type { EventSource } from '../api/v1alpha1/eventsource.ts';
-import { ingestExchangeName, type QueueType } from '../rabbit/topology.ts';
+import type { EventSource } from '../../core/api/v1alpha1/eventsource.ts';
+import { ingestExchangeName, type QueueType } from '../../core/rabbit/topology.ts';
 import type { Settings } from '../settings.ts';
 import type { Caches } from './context.ts';
-import { secretEntry, type Lookup } from './secrets.ts';
+import type { Lookup } from '../../core/lookup.ts';
+import { secretEntry } from './secrets.ts';
 
 export interface SourceBroker {
   uri: string;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CallbackPolicy } from '../api/v1alpha1/callbackpolicy.ts';
+import { CallbackPolicy } from '../../core/api/v1alpha1/callbackpolicy.ts';
 import { aCallbackPolicy } from '../../test/fixtures/manifests.ts';
-import type { RawObject } from './context.ts';
+import type { RawObject } from '../../core/kube/objects.ts';
 import { policyProblems, webhooksUsing } from './callbackpolicy.ts';
 
 const parse = (spec: Record<string, unknown>) =>

@@ -1,8 +1,8 @@
 // CallbackPolicy controller: checks what the schema cannot, and counts the Webhooks that
 // use the policy. Webhooks react to a policy change through their own watch on policies.
-import { CallbackPolicy } from '../api/v1alpha1/callbackpolicy.ts';
-import { parseDuration } from '../api/v1alpha1/duration.ts';
-import { validate } from '../api/validate.ts';
+import { CallbackPolicy } from '../../core/api/v1alpha1/callbackpolicy.ts';
+import { parseDuration } from '../../core/api/v1alpha1/duration.ts';
+import { validate } from '../../core/api/validate.ts';
 import { setCondition } from '../runtime/conditions.ts';
 import {
   awaitChange,
@@ -11,8 +11,9 @@ import {
   type Controller,
   type ErrorContext,
 } from '../runtime/controller.ts';
-import type { OperatorContext, RawObject } from './context.ts';
-import { DEFAULT_POLICY_NAME, retriesOf } from './policy.ts';
+import type { RawObject } from '../../core/kube/objects.ts';
+import type { OperatorContext } from './context.ts';
+import { DEFAULT_POLICY_NAME, retriesOf } from '../../core/policy.ts';
 import { applyOwnedStatus } from './status.ts';
 
 /** Checks across fields that CEL cannot express cheaply. */

@@ -1,32 +1,14 @@
 // What every controller of the operator is given: the API client, the caches, the broker
 // connections, the Event recorder, the settings and a clock.
 import type { Logger } from 'pino';
-import type { BrokerConnections } from '../rabbit/broker.ts';
+import type { BrokerConnections } from '../../core/rabbit/broker.ts';
 import type { DelayInfrastructure } from '../rabbit/delay.ts';
-import type { EventRecorder } from '../runtime/events.ts';
-import type { Informer, KubeObject } from '../runtime/informer.ts';
-import type { KubeClient } from '../runtime/kube-client.ts';
+import type { EventRecorder } from '../../core/kube/events.ts';
+import type { Informer, KubeObject } from '../../core/kube/informer.ts';
+import type { RawObject, Secret } from '../../core/kube/objects.ts';
+import type { KubeClient } from '../../core/kube/client.ts';
 import type { Settings } from '../settings.ts';
 import type { DeploymentState } from './dispatcher-readiness.ts';
-
-/** An object as read from the cluster, before validation. */
-export interface RawObject extends KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: KubeObject['metadata'] & {
-    generation?: number;
-    deletionTimestamp?: string;
-    finalizers?: string[];
-    annotations?: Record<string, string>;
-  };
-  spec?: unknown;
-  status?: Record<string, unknown>;
-}
-
-export interface Secret extends KubeObject {
-  data?: Record<string, string>;
-  type?: string;
-}
 
 export interface Caches {
   webhooks: Informer<RawObject>;

@@ -1,6 +1,6 @@
 // The desired children of an EventSource: the dispatcher Deployment, its ServiceAccount,
 // a least-privilege Role and RoleBinding, and for http sources the ingest Service. Pure.
-import type { EventSource } from '../api/v1alpha1/eventsource.ts';
+import type { EventSource } from '../../core/api/v1alpha1/eventsource.ts';
 import {
   CONFIG_HASH_ANNOTATION,
   dispatcherLabels,

@@ -2,9 +2,9 @@
 // exchange of kafka and http sources, and a status that says whether all of it is in place
 // and whether the dispatcher's replicas are ready (from the Deployment's status; a change
 // of it triggers a reconcile through the Deployment informer).
-import { EventSource } from '../api/v1alpha1/eventsource.ts';
-import { validate } from '../api/validate.ts';
-import { ingestDeadLetterQueueName, ingestExchangeName } from '../rabbit/topology.ts';
+import { EventSource } from '../../core/api/v1alpha1/eventsource.ts';
+import { validate } from '../../core/api/validate.ts';
+import { ingestDeadLetterQueueName, ingestExchangeName } from '../../core/rabbit/topology.ts';
 import { setCondition } from '../runtime/conditions.ts';
 import {
   awaitChange,
@@ -14,10 +14,11 @@ import {
   type ErrorContext,
   type ReconcileContext,
 } from '../runtime/controller.ts';
-import { HooklineError, errorMessage, reportedCondition } from '../runtime/errors.ts';
+import { HooklineError, errorMessage, reportedCondition } from '../../core/errors.ts';
 import { setFinalizer } from '../runtime/finalizer.ts';
-import { resourcePath } from '../runtime/kube-client.ts';
-import type { OperatorContext, RawObject } from './context.ts';
+import { resourcePath } from '../../core/kube/client.ts';
+import type { RawObject } from '../../core/kube/objects.ts';
+import type { OperatorContext } from './context.ts';
 import { dispatcherObjects, ingestEndpoint, sourceType, type Manifest } from './dispatcher-objects.ts';
 import {
   dispatcherReadiness,
@@ -33,7 +34,8 @@ import {
   ownerReference,
   SOURCE_FINALIZER,
 } from './names.ts';
-import { secretEntry, type Lookup } from './secrets.ts';
+import type { Lookup } from '../../core/lookup.ts';
+import { secretEntry } from './secrets.ts';
 import { applyOwnedStatus, hookRef } from './status.ts';
 import { webhookSecretNames } from './webhook-secrets.ts';
 

@@ -1,5 +1,6 @@
 // Names and labels of the objects the operator creates.
 import crypto from 'node:crypto';
+import { childName } from '../../core/names.ts';
 
 export const MANAGED_BY = 'hookline-operator';
 export const FIELD_MANAGER = 'hookline-operator';
@@ -9,18 +10,9 @@ export const CONFIG_HASH_ANNOTATION = 'hookline.dev/config-hash';
 export const REENABLE_ANNOTATION = 'hookline.dev/reenable';
 export const REPLAY_ANNOTATION = 'hookline.dev/replay';
 
-/** `<prefix>-<name>`, shortened with a hash when it would not fit a DNS label. */
-export function childName(prefix: string, name: string, max = 63): string {
-  const full = `${prefix}-${name}`;
-  if (full.length <= max) return full;
-  const hash = crypto.createHash('sha256').update(full).digest('hex').slice(0, 8);
-  return `${full.slice(0, max - 9).replace(/-+$/, '')}-${hash}`;
-}
-
 export const dispatcherName = (source: string) => childName('hookline-dispatcher', source);
 export const ingestServiceName = (source: string) => childName('hookline-ingest', source);
 export const brokerSecretName = (source: string) => childName('hookline-broker', source);
-export const signingSecretName = (webhook: string) => childName(webhook, 'signing', 253);
 
 export function dispatcherLabels(source: string): Record<string, string> {
   return {

@@ -1,9 +1,8 @@
 // Reading Secret entries a resource names, with an answer that says precisely what is
 // missing (for a Ready=False condition with reason SecretNotFound). Values never leave
 // this module in a message.
+import type { Lookup } from '../../core/lookup.ts';
 import type { Caches } from './context.ts';
-
-export type Lookup<T> = { ok: true; value: T } | { ok: false; reason: string; message: string };
 
 export function secretEntry(
   caches: Caches,

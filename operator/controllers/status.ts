@@ -2,9 +2,9 @@
 // subresource with the operator's field manager — and only when it differs from what is
 // stored, so that a quiet cluster sees no writes.
 import { jsonEqual } from '../runtime/conditions.ts';
-import type { KubeClient, ResourceRef } from '../runtime/kube-client.ts';
-import { resourcePath } from '../runtime/kube-client.ts';
-import type { RawObject } from './context.ts';
+import type { KubeClient, ResourceRef } from '../../core/kube/client.ts';
+import { resourcePath } from '../../core/kube/client.ts';
+import type { RawObject } from '../../core/kube/objects.ts';
 
 export function hookRef(object: RawObject, plural: string): ResourceRef {
   return {

@@ -1,6 +1,6 @@
 // The Secrets a Webhook needs, named from its raw spec (it may not be valid yet).
-import { signingSecretName } from './names.ts';
-import type { RawObject } from './context.ts';
+import { signingSecretName } from '../../core/names.ts';
+import type { RawObject } from '../../core/kube/objects.ts';
 
 interface LooseSpec {
   signing?: { scheme?: string; secretRef?: { name?: string }; generate?: boolean };

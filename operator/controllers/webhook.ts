@@ -1,11 +1,11 @@
 // Webhook controller: the Webhook's queues and bindings on its source's broker, its
 // signing secret, the reenable and replay annotations, and a status that says what is
 // wrong when something is.
-import { EventSource } from '../api/v1alpha1/eventsource.ts';
-import { Webhook, type WebhookStatus } from '../api/v1alpha1/webhook.ts';
-import { validate } from '../api/validate.ts';
-import type { BrokerAdmin } from '../rabbit/broker.ts';
-import { REPLAY_RESETS } from '../rabbit/headers.ts';
+import { EventSource } from '../../core/api/v1alpha1/eventsource.ts';
+import { Webhook, type WebhookStatus } from '../../core/api/v1alpha1/webhook.ts';
+import { validate } from '../../core/api/validate.ts';
+import type { BrokerAdmin } from '../../core/rabbit/broker.ts';
+import { REPLAY_RESETS } from '../../core/rabbit/headers.ts';
 import {
   appliedRecord,
   planTopology,
@@ -15,7 +15,7 @@ import {
   type AppliedTopology,
   type QueueType,
   type WebhookTopology,
-} from '../rabbit/topology.ts';
+} from '../../core/rabbit/topology.ts';
 import { removeCondition, setCondition } from '../runtime/conditions.ts';
 import {
   awaitChange,
@@ -25,28 +25,30 @@ import {
   type ErrorContext,
   type ReconcileContext,
 } from '../runtime/controller.ts';
-import { HooklineError, errorMessage, reportedCondition, transient } from '../runtime/errors.ts';
+import { HooklineError, errorMessage, reportedCondition, transient } from '../../core/errors.ts';
 import { setFinalizer } from '../runtime/finalizer.ts';
-import { resourcePath } from '../runtime/kube-client.ts';
+import { resourcePath } from '../../core/kube/client.ts';
 import { sourceBroker, type SourceBroker } from './broker-of-source.ts';
-import type { OperatorContext, RawObject } from './context.ts';
+import type { RawObject } from '../../core/kube/objects.ts';
+import type { OperatorContext } from './context.ts';
 import {
   hashOf,
   ownerReference,
   REENABLE_ANNOTATION,
   REPLAY_ANNOTATION,
-  signingSecretName,
   WEBHOOK_FINALIZER,
 } from './names.ts';
-import { resolvePolicy } from './policy.ts';
-import { secretEntry, type Lookup } from './secrets.ts';
+import { signingSecretName } from '../../core/names.ts';
+import { resolvePolicy } from '../../core/policy.ts';
+import type { Lookup } from '../../core/lookup.ts';
+import { secretEntry } from './secrets.ts';
 import {
   defaultSecretKey,
   generateSecret,
   publicKeyOfKey,
   SigningKeyError,
   signingKeys,
-} from './signing-keys.ts';
+} from '../../core/signing/keys.ts';
 import { applyOwnedStatus, hookRef } from './status.ts';
 
 const PLURAL = 'webhooks';

@@ -1,7 +1,12 @@
 // Declares and removes a namespace's delay infrastructure (see topology.ts) on a broker.
 // The operator declares it, never a dispatcher; a dispatcher only publishes into it.
-import type { BrokerAdmin } from './broker.ts';
-import { delayTopology, queueArguments, UNROUTED_TTL_MS, type QueueType } from './topology.ts';
+import type { BrokerAdmin } from '../../core/rabbit/broker.ts';
+import {
+  delayTopology,
+  queueArguments,
+  UNROUTED_TTL_MS,
+  type QueueType,
+} from '../../core/rabbit/topology.ts';
 
 export async function declareDelayInfrastructure(
   admin: BrokerAdmin,

@@ -1,6 +1,6 @@
 // Conditions in the metav1.Condition shape. lastTransitionTime moves only when a
 // condition's status flips; a status write happens only when something changed.
-import type { Condition } from '../api/v1alpha1/common.ts';
+import type { Condition } from '../../core/api/v1alpha1/common.ts';
 
 export interface ConditionInput {
   type: string;

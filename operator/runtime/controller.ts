@@ -3,9 +3,10 @@
 // failed reconcile is retried. The runner feeds both from a work queue that informer
 // callbacks only ever add keys to, and resyncs every key periodically.
 import type { Logger } from 'pino';
-import { errorMessage, HooklineError, isTransient } from './errors.ts';
-import type { Informer, KubeObject } from './informer.ts';
-import { backoffDelay, WorkQueue } from './workqueue.ts';
+import { errorMessage, HooklineError, isTransient } from '../../core/errors.ts';
+import type { Informer, KubeObject } from '../../core/kube/informer.ts';
+import { backoffDelay } from '../../core/backoff.ts';
+import { WorkQueue } from './workqueue.ts';
 
 export type Action = { kind: 'requeue'; afterMs: number } | { kind: 'await' };
 

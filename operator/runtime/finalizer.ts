@@ -1,8 +1,8 @@
 // Adding and removing a finalizer with JSON Patch `test` operations, so that a concurrent
 // change of the finalizer list makes the patch fail (and the reconcile retry) instead of
 // silently dropping someone else's finalizer.
-import { transient } from './errors.ts';
-import { KubeApiError, type KubeClient } from './kube-client.ts';
+import { transient } from '../../core/errors.ts';
+import { KubeApiError, type KubeClient } from '../../core/kube/client.ts';
 
 interface WithFinalizers {
   metadata: { finalizers?: string[]; resourceVersion?: string };

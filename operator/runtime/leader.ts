@@ -4,8 +4,8 @@
 // the leader renews it, and gives it up on shutdown so that another replica takes over at
 // once. A leader that cannot renew within the renew deadline stops leading.
 import type { Logger } from 'pino';
-import { errorMessage } from './errors.ts';
-import { isConflict, isNotFound, resourcePath, type KubeClient } from './kube-client.ts';
+import { errorMessage } from '../../core/errors.ts';
+import { isConflict, isNotFound, resourcePath, type KubeClient } from '../../core/kube/client.ts';
 
 interface Lease {
   apiVersion: 'coordination.k8s.io/v1';

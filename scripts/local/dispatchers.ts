@@ -9,8 +9,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { KubeClient } from '../../operator/runtime/kube-client.ts';
-import { resourcePath } from '../../operator/runtime/kube-client.ts';
+import type { KubeClient } from '../../core/kube/client.ts';
+import { resourcePath } from '../../core/kube/client.ts';
 import { ReadinessReporter, readyzProbe, templateOf } from './readiness.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');

@@ -3,8 +3,8 @@
 // writes what it sees into the Deployment's status subresource (observedGeneration,
 // replicas, readyReplicas, availableReplicas, updatedReplicas), only when that changes. A
 // replica whose process exited is no longer counted; with none left, the counts are 0.
-import type { KubeClient } from '../../operator/runtime/kube-client.ts';
-import { resourcePath } from '../../operator/runtime/kube-client.ts';
+import type { KubeClient } from '../../core/kube/client.ts';
+import { resourcePath } from '../../core/kube/client.ts';
 
 /** A running replica: the pod template it was started from, and how to probe it. */
 export interface ProbedReplica {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { addressPolicy } from '../../dispatcher/deliver/address-policy.ts';
-import { EventSource } from '../../operator/api/v1alpha1/eventsource.ts';
+import { EventSource } from '../../core/api/v1alpha1/eventsource.ts';
 import { dispatcherObjects } from '../../operator/controllers/dispatcher-objects.ts';
 import { dispatcherLabels } from '../../operator/controllers/names.ts';
 import { loadSettings } from '../../operator/settings.ts';

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { EventSource } from '../../operator/api/v1alpha1/eventsource.ts';
+import { EventSource } from '../../core/api/v1alpha1/eventsource.ts';
 import { dispatcherObjects } from '../../operator/controllers/dispatcher-objects.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import amqp from 'amqplib';
-import { resourcePath, type KubeClient } from '../../operator/runtime/kube-client.ts';
+import { resourcePath, type KubeClient } from '../../core/kube/client.ts';
 import { freshNamespace, kubeConfig, kubectl, rabbitApi, testEnv } from '../env/handles.ts';
 import {
   apply,
@@ -20,7 +20,7 @@ import {
 import { installCrds } from '../fixtures/crds.ts';
 import { startOperator, type OperatorProcess } from '../fixtures/operator.ts';
 import { eventually } from '../fixtures/wait.ts';
-import { deliverPattern } from '../../operator/rabbit/topology.ts';
+import { deliverPattern } from '../../core/rabbit/topology.ts';
 
 let client: KubeClient;
 const ready = readyCondition;

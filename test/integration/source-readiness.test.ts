@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dispatcherName } from '../../operator/controllers/names.ts';
-import { resourcePath } from '../../operator/runtime/kube-client.ts';
+import { resourcePath } from '../../core/kube/client.ts';
 import { LocalDispatchers } from '../../scripts/local/dispatchers.ts';
 import { freshNamespace, testEnv } from '../env/handles.ts';
 import {

@@ -3,7 +3,7 @@
 // far longer than the CRD allows still leaves the Webhook's status moving.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ATTEMPT_ERROR_MAX_LENGTH } from '../../operator/api/v1alpha1/webhook.ts';
+import { ATTEMPT_ERROR_MAX_LENGTH } from '../../core/api/v1alpha1/webhook.ts';
 import { freshNamespace, testEnv } from '../env/handles.ts';
 import { publishEvents } from '../fixtures/broker.ts';
 import {

@@ -5,7 +5,7 @@
 import type https from 'node:https';
 import type * as k8s from '@kubernetes/client-node';
 import { Agent, request, type Dispatcher } from 'undici';
-import { HooklineError } from './errors.ts';
+import { HooklineError } from '../errors.ts';
 
 export interface ResourceRef {
   group: string; // '' for the core API

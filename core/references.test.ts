@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RawObject } from './controllers/context.ts';
+import type { RawObject } from './kube/objects.ts';
 import { namesSecret, policyOf, sourceOf } from './references.ts';
 
 const object = (kind: string, name: string, spec: unknown): RawObject => ({

@@ -1,9 +1,9 @@
 // Which CallbackPolicy a Webhook uses: its policyRef, else the policy named "default" in
 // its namespace, else the built-in defaults; and how many retries a policy gives.
-import { builtInPolicy, CallbackPolicy, type CallbackPolicySpec } from '../api/v1alpha1/callbackpolicy.ts';
-import { validate } from '../api/validate.ts';
-import type { RawObject } from './context.ts';
-import type { Lookup } from './secrets.ts';
+import { builtInPolicy, CallbackPolicy, type CallbackPolicySpec } from './api/v1alpha1/callbackpolicy.ts';
+import { validate } from './api/validate.ts';
+import type { RawObject } from './kube/objects.ts';
+import type { Lookup } from './lookup.ts';
 
 export const DEFAULT_POLICY_NAME = 'default';
 

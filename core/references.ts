@@ -1,7 +1,7 @@
 // Which objects a change of another object concerns, so that informer callbacks can
 // enqueue exactly those keys.
-import type { RawObject } from './controllers/context.ts';
-import { signingSecretName } from './controllers/names.ts';
+import type { RawObject } from './kube/objects.ts';
+import { signingSecretName } from './names.ts';
 
 /** True when any `secretRef` or `*SecretRef` in the spec names the Secret. */
 export function namesSecret(object: RawObject, secret: string): boolean {

@@ -2,9 +2,9 @@
 // retries"). Repeats of the same event for the same object within a minute are dropped.
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import { errorMessage } from './errors.ts';
-import type { KubeClient } from './kube-client.ts';
-import { resourcePath } from './kube-client.ts';
+import { errorMessage } from '../errors.ts';
+import type { KubeClient } from './client.ts';
+import { resourcePath } from './client.ts';
 
 export interface EventTarget {
   apiVersion?: string;

@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SIGNING_SCHEMES, type SigningScheme } from '../api/v1alpha1/webhook.ts';
-import {
-  ed25519PrivateKey,
-  generateSecret,
-  publicKeyOf,
-  SigningKeyError,
-  signingKeys,
-} from './signing-keys.ts';
+import { ed25519PrivateKey, generateSecret, publicKeyOf, SigningKeyError, signingKeys } from './keys.ts';
 import { encodeStrkey, VERSION_PUBLIC_KEY } from './strkey.ts';
 
 describe('generated signing secrets', () => {

@@ -3,7 +3,7 @@
 // broker URI is shared and re-opened after it drops. Broker URIs carry passwords: they are
 // redacted from every message.
 import amqp from 'amqplib';
-import { HooklineError, errorMessage } from '../runtime/errors.ts';
+import { HooklineError, errorMessage } from '../errors.ts';
 
 export interface QueueInfo {
   messageCount: number;

@@ -4,7 +4,7 @@
 // when a Webhook names no Secret); and the public keys receivers verify with.
 import crypto from 'node:crypto';
 import type { SigningScheme } from '../api/v1alpha1/webhook.ts';
-import { errorMessage, HooklineError } from '../runtime/errors.ts';
+import { errorMessage, HooklineError } from '../errors.ts';
 import { decodeStrkey, encodeStrkey, VERSION_PUBLIC_KEY, VERSION_SEED } from './strkey.ts';
 
 /** A stored secret that is no key of its scheme. The message says why, never the secret. */

@@ -4,9 +4,9 @@
 // watch that has gone silent for too long (watches can stop without an error), and
 // restarts with backoff after any error. It never stops by itself.
 import type { Logger } from 'pino';
-import { errorMessage } from './errors.ts';
-import { KubeApiError, type KubeClient, type WatchEvent } from './kube-client.ts';
-import { backoffDelay } from './workqueue.ts';
+import { errorMessage } from '../errors.ts';
+import { KubeApiError, type KubeClient, type WatchEvent } from './client.ts';
+import { backoffDelay } from '../backoff.ts';
 
 export interface KubeObject {
   apiVersion?: string;
