@@ -1,6 +1,20 @@
 // Lint rules: typescript-eslint's type-aware set, plus the habits of STYLE.md
-// (no floating promises, named exports only).
+// (no floating promises, named exports only, and the layout: the operator and the
+// dispatcher build on core/ and neither imports the other; core/ imports neither).
 import tseslint from 'typescript-eslint';
+
+/** A no-restricted-imports rule that keeps a folder out of the given top-level folders. */
+function outOf(...folders) {
+  return [
+    'error',
+    {
+      patterns: folders.map((folder) => ({
+        regex: `^(\\.\\./)+${folder}/`,
+        message: `Import what both halves use from core/, not from ${folder}/ (see STYLE.md, "Layout shows the architecture").`,
+      })),
+    },
+  ];
+}
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'crds/**', 'charts/**', 'eslint.config.js'] },
@@ -30,4 +44,9 @@ export default tseslint.config(
       ],
     },
   },
+  // Static imports only: `npm run imports` (scripts/imports.ts) also checks dynamic ones and
+  // allows dispatcher/cli.ts, the image's entry point, to start the operator.
+  { files: ['core/**/*.ts'], rules: { 'no-restricted-imports': outOf('operator', 'dispatcher') } },
+  { files: ['operator/**/*.ts'], rules: { 'no-restricted-imports': outOf('dispatcher') } },
+  { files: ['dispatcher/**/*.ts'], rules: { 'no-restricted-imports': outOf('operator') } },
 );

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { crossFolderImports, forbiddenImports, specifiersOf } from './imports.ts';
+
+const repo = path.resolve(import.meta.dirname, '..');
+
+describe('the layout of imports', () => {
+  it('has no import from the dispatcher into the operator, the operator into the dispatcher, or core/ into either', () => {
+    const imports = crossFolderImports(repo);
+    assert.ok(
+      imports.filter((i) => i.from === 'dispatcher' && i.to === 'core').length > 30,
+      'the import scan is broken',
+    );
+    assert.deepEqual(forbiddenImports(imports), []);
+  });
+
+  it('allows only the entry point to start the operator', () => {
+    const entry = crossFolderImports(repo).filter((i) => i.from === 'dispatcher' && i.to === 'operator');
+    assert.deepEqual(
+      entry.map((i) => [i.file, i.specifier]),
+      [['dispatcher/cli.ts', '../operator/main.ts']],
+    );
+  });
+
+  it('sees multi-line, type-only, re-exported and dynamic imports', () => {
+    const source = [
+      "import fs from 'node:fs';",
+      'import {',
+      '  a,',
+      '  b,',
+      "} from '../operator/a.ts';",
+      "import type { C } from '../operator/c.ts';",
+      "export { d } from '../operator/d.ts';",
+      "import '../operator/e.ts';",
+      "const f = await import('../operator/f.ts');",
+    ].join('\n');
+    assert.deepEqual(specifiersOf(source), [
+      '../operator/a.ts',
+      '../operator/c.ts',
+      '../operator/d.ts',
+      '../operator/e.ts',
+      '../operator/f.ts',
+    ]);
+  });
+
+  it('reports a forbidden import', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-imports-'));
+    try {
+      for (const [file, source] of Object.entries({
+        'core/a.ts': 'export const a = 1;\n',
+        'operator/b.ts': "import { a } from '../core/a.ts';\nexport const b = a;\n",
+        'dispatcher/deep/c.ts': "import { b } from '../../operator/b.ts';\nexport const c = b;\n",
+      })) {
+        fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+        fs.writeFileSync(path.join(root, file), source);
+      }
+      assert.deepEqual(forbiddenImports(crossFolderImports(root)), [
+        {
+          file: 'dispatcher/deep/c.ts',
+          specifier: '../../operator/b.ts',
+          from: 'dispatcher',
+          to: 'operator',
+        },
+      ]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
