@@ -42,7 +42,8 @@ export interface WorkerDeps {
   random?: () => number;
 }
 
-type Handled = Decision['kind'] | 'skipped' | 'returned';
+/** 'skipped': given back to its queue; 'returned': kept because its replacement was unroutable. */
+type Handled = Decision['kind'] | 'filtered' | 'skipped' | 'returned';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -258,8 +259,9 @@ export class HookWorker {
 
   async #deliverHead(delivery: Delivery): Promise<void> {
     const outcome = await this.#handle(delivery);
-    // A retry put the event back in the head queue; otherwise later events may go.
-    if (outcome !== 'retry' && outcome !== 'returned') {
+    // Later events may go once the head event is done with. After a retry it is back in
+    // the head queue; when it was given back (broker trouble, disabled) it comes again.
+    if (outcome === 'delivered' || outcome === 'failed' || outcome === 'filtered') {
       const old = this.#main;
       this.#main = undefined;
       await old?.close();
@@ -402,7 +404,7 @@ export class HookWorker {
       delivery.ack();
       this.#d.status.filtered(config.name);
       this.#series.filtered.inc();
-      return 'skipped';
+      return 'filtered';
     }
 
     const started = now();
