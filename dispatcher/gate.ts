@@ -11,6 +11,7 @@ import type { HttpClient } from './deliver/http.ts';
 import { attemptRequest } from './deliver/request.ts';
 import type { HookConfig } from './hooks.ts';
 import type { StatusWriter } from './status/writer.ts';
+import { kubeTime } from '../core/time.ts';
 
 export interface BeforeHook {
   config: HookConfig;
@@ -61,10 +62,6 @@ export interface GateOptions {
   logger: Logger;
   onVerdict?: (verdict: HookVerdict) => void;
   now?: () => Date;
-}
-
-function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 /** The Before hooks an event concerns: its type matches one of their patterns and their `match`. */
@@ -166,7 +163,7 @@ export class BeforeGate {
 
   #settle(verdict: HookVerdict, event: GateEvent, started: Date): HookVerdict {
     this.#o.status.record(verdict.webhook, {
-      time: timestamp(started),
+      time: kubeTime(started),
       eventId: event.id,
       eventType: event.type,
       attempt: 1,

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../errors.ts';
 import type { KubeClient } from './client.ts';
 import { resourcePath } from './client.ts';
+import { kubeTime } from '../time.ts';
 
 export interface EventTarget {
   apiVersion?: string;
@@ -32,7 +33,7 @@ export function eventRecorder(
     if (last !== undefined && at.getTime() - last < 60_000) return;
     recent.set(dedupeKey, at.getTime());
     if (recent.size > 5000) recent.clear();
-    const timestamp = at.toISOString().replace(/\.\d+Z$/, 'Z');
+    const timestamp = kubeTime(at);
     try {
       await client.create(resourcePath({ group: '', version: 'v1', plural: 'events', namespace }), {
         apiVersion: 'v1',

@@ -27,6 +27,7 @@ import type { HttpClient } from './http.ts';
 import { decide, type Decision } from './policy.ts';
 import { attemptRequest } from './request.ts';
 import { TokenBucket } from './rate-limit.ts';
+import { kubeTime } from '../../core/time.ts';
 
 export interface WorkerDeps {
   session: BrokerSession;
@@ -55,10 +56,6 @@ const UNROUTABLE_BACKOFF_MS = 5000;
 const HEAD_RENEW_MS = 15 * 60_000;
 /** How often a replica that does not hold a Strict hook's lock tries to take it. */
 const STANDBY_RETRY_MS = 5000;
-
-function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
-}
 
 export class HookWorker {
   readonly #config: HookConfig;
@@ -418,7 +415,7 @@ export class HookWorker {
     this.#series.seconds.observe(result.durationMs / 1000);
     const decision = decide(config.policy, result, meta.attempt, this.#d.random);
     const record = {
-      time: timestamp(started),
+      time: kubeTime(started),
       eventId: meta.id,
       eventType: meta.type,
       attempt: meta.attempt,

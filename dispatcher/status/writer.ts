@@ -18,6 +18,7 @@ import {
   type AttemptRecord,
   type Delta,
 } from './delta.ts';
+import { kubeTime } from '../../core/time.ts';
 
 export interface StoredWebhook {
   metadata: { resourceVersion: string; uid?: string };
@@ -77,7 +78,7 @@ export class StatusWriter {
   }
 
   disable(webhook: string, reason: string, at: Date): void {
-    this.#delta(webhook).disable ??= { reason, at: at.toISOString().replace(/\.\d+Z$/, 'Z') };
+    this.#delta(webhook).disable ??= { reason, at: kubeTime(at) };
   }
 
   start(): void {

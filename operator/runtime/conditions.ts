@@ -1,6 +1,7 @@
 // Conditions in the metav1.Condition shape. lastTransitionTime moves only when a
 // condition's status flips; a status write happens only when something changed.
 import type { Condition } from '../../core/api/v1alpha1/common.ts';
+import { kubeTime } from '../../core/time.ts';
 
 export interface ConditionInput {
   type: string;
@@ -23,9 +24,7 @@ export function setCondition(
     message: input.message.slice(0, 32_000),
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     lastTransitionTime:
-      previous && previous.status === input.status
-        ? previous.lastTransitionTime
-        : now.toISOString().replace(/\.\d+Z$/, 'Z'),
+      previous && previous.status === input.status ? previous.lastTransitionTime : kubeTime(now),
   };
   if (index >= 0) list[index] = next;
   else list.push(next);

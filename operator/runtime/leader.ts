@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { errorMessage } from '../../core/errors.ts';
 import { isConflict, isNotFound, resourcePath, type KubeClient } from '../../core/kube/client.ts';
+import { kubeMicroTime } from '../../core/time.ts';
 
 interface Lease {
   apiVersion: 'coordination.k8s.io/v1';
@@ -30,10 +31,6 @@ export interface LeaderElectionOptions {
   retryPeriodMs: number;
   logger: Logger;
   now?: () => number;
-}
-
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace('Z', '000Z');
 }
 
 export class LeaderElector {
@@ -70,7 +67,7 @@ export class LeaderElector {
     const spec: Lease['spec'] = {
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
-      renewTime: microTime(now),
+      renewTime: kubeMicroTime(now),
     };
     if (!existing) {
       try {
@@ -80,7 +77,7 @@ export class LeaderElector {
             apiVersion: 'coordination.k8s.io/v1',
             kind: 'Lease',
             metadata: { name, namespace },
-            spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
+            spec: { ...spec, acquireTime: kubeMicroTime(now), leaseTransitions: 0 },
           } satisfies Lease,
         );
         this.#observe(JSON.stringify(spec), now);
@@ -101,7 +98,7 @@ export class LeaderElector {
       spec: {
         ...existing.spec,
         ...spec,
-        acquireTime: holder === identity ? existing.spec.acquireTime : microTime(now),
+        acquireTime: holder === identity ? existing.spec.acquireTime : kubeMicroTime(now),
         leaseTransitions: (existing.spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
       },
     };
@@ -179,7 +176,7 @@ export class LeaderElector {
           ...existing.spec,
           holderIdentity: null,
           leaseDurationSeconds: 1,
-          renewTime: microTime(this.#now()),
+          renewTime: kubeMicroTime(this.#now()),
         },
       });
     } catch (error) {
