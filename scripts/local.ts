@@ -183,25 +183,27 @@ try {
     });
     console.log(`  POST ${event.type} → ${response.status} ${await response.text()}`);
   }
-  const expected = events.filter((e) => e.type.startsWith('order.')).length + events.length;
+  const perHook = { orders: events.filter((e) => e.type.startsWith('order.')).length, audit: events.length };
+  const expected = perHook.orders + perHook.audit;
   await eventually(
     `${expected} verified deliveries`,
     () => receiver.deliveries.slice(before).filter((d) => d.verified).length >= expected,
     WAIT,
   );
-  // Status is written back in batches, about once a second.
+  // Status is written back in batches, about once a second: wait until each Webhook's
+  // status counts every delivery the receiver verified, so the table shows them all.
   await eventually(
     'the deliveries in the Webhooks status',
     async () => {
       const counts = await Promise.all(
-        ['orders', 'audit'].map(async (name) => {
+        Object.entries(perHook).map(async ([name, wanted]) => {
           const hook = await client.get<{ status?: { deliveries?: { succeeded?: number } } }>(
             webhookPath(name),
           );
-          return hook.status?.deliveries?.succeeded ?? 0;
+          return (hook.status?.deliveries?.succeeded ?? 0) >= wanted;
         }),
       );
-      return counts.every((count) => count > 0);
+      return counts.every(Boolean);
     },
     WAIT,
   );
