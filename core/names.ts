@@ -10,3 +10,8 @@ export function childName(prefix: string, name: string, max = 63): string {
 }
 
 export const signingSecretName = (webhook: string) => childName(webhook, 'signing', 253);
+
+/** The namespace of an object; one read without a namespace is in `default`, as kubectl has it. */
+export function namespaceOf(object: { metadata: { namespace?: string } }): string {
+  return object.metadata.namespace ?? 'default';
+}

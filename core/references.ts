@@ -1,25 +1,12 @@
-// Which objects a change of another object concerns, so that informer callbacks can
-// enqueue exactly those keys.
+// What a raw Hookline object refers to, read before validation (an object that is not valid
+// yet still names its source, its policy and its Secrets), so that informer callbacks can
+// enqueue exactly the objects a change concerns.
 import type { RawObject } from './kube/objects.ts';
-import { signingSecretName } from './names.ts';
+import { secretNamesOf } from './secret-refs.ts';
 
-/** True when any `secretRef` or `*SecretRef` in the spec names the Secret. */
+/** True when the object names the Secret (see `secretNamesOf`). */
 export function namesSecret(object: RawObject, secret: string): boolean {
-  const visit = (value: unknown): boolean => {
-    if (typeof value !== 'object' || value === null) return false;
-    for (const [key, child] of Object.entries(value)) {
-      if (
-        (key === 'secretRef' || key.endsWith('SecretRef')) &&
-        (child as { name?: unknown } | null)?.name === secret
-      ) {
-        return true;
-      }
-      if (visit(child)) return true;
-    }
-    return false;
-  };
-  if (object.kind === 'Webhook' && signingSecretName(object.metadata.name) === secret) return true;
-  return visit(object.spec);
+  return secretNamesOf(object).includes(secret);
 }
 
 export function sourceOf(webhook: RawObject): string | undefined {

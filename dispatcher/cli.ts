@@ -10,10 +10,10 @@ const [command, ...rest] = process.argv.slice(2);
 
 async function main(): Promise<number> {
   switch (command) {
-    case 'operator':
-      process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
-      await import('../operator/main.ts');
-      return -1; // the operator exits by itself
+    case 'operator': {
+      const { runOperator } = await import('../operator/main.ts');
+      return runOperator(rest, process.env);
+    }
     case 'dispatcher': {
       const { runDispatcher } = await import('./main.ts');
       await runDispatcher(rest, process.env);

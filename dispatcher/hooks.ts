@@ -7,9 +7,9 @@ import { parseDuration } from '../core/api/v1alpha1/duration.ts';
 import { Webhook, type WebhookSpec } from '../core/api/v1alpha1/webhook.ts';
 import { validate } from '../core/api/validate.ts';
 import type { RawObject } from '../core/kube/objects.ts';
-import { signingSecretName } from '../core/names.ts';
+import { namespaceOf } from '../core/names.ts';
 import { resolvePolicy } from '../core/policy.ts';
-import { defaultSecretKey } from '../core/signing/keys.ts';
+import { webhookSecretRefs, type WebhookSecretRefs } from '../core/secret-refs.ts';
 import { webhookQueues, type WebhookQueues } from '../core/rabbit/topology.ts';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './deliver/auth.ts';
 import { compileMatch, type Matcher } from './deliver/event.ts';
@@ -36,61 +36,37 @@ export interface HookConfig {
 
 export type Resolved = { ok: true; config: HookConfig } | { ok: false; reason: string };
 
-async function authConfig(spec: WebhookSpec, secrets: SecretReader): Promise<AuthConfig | undefined> {
-  const { auth } = spec;
-  if (!auth) return undefined;
-  if (auth.jwt) {
+/** Reads the auth method's Secret entries (one list: core/secret-refs.ts) into its configuration. */
+async function authConfig(
+  webhook: Webhook,
+  refs: WebhookSecretRefs['auth'],
+  secrets: SecretReader,
+): Promise<AuthConfig | undefined> {
+  const { auth } = webhook.spec;
+  if (!auth || !refs) return undefined;
+  const [first, second] = await Promise.all(
+    refs.refs.map((ref) => secrets.entry(ref.name, ref.key, ref.field)),
+  );
+  if (auth.jwt)
     return {
       kind: 'jwt',
-      secret: await secrets.entry(auth.jwt.secretRef.name, auth.jwt.secretRef.key, 'spec.auth.jwt.secretRef'),
+      secret: first!,
       expirationMs: parseDuration(auth.jwt.expiration) ?? 30_000,
       header: auth.jwt.header,
     };
-  }
-  if (auth.apiKey) {
-    return {
-      kind: 'apiKey',
-      key: await secrets.entry(
-        auth.apiKey.secretRef.name,
-        auth.apiKey.secretRef.key,
-        'spec.auth.apiKey.secretRef',
-      ),
-      header: auth.apiKey.header,
-    };
-  }
-  if (auth.basic) {
-    const { name, usernameKey, passwordKey } = auth.basic.secretRef;
-    return {
-      kind: 'basic',
-      username: await secrets.entry(name, usernameKey, 'spec.auth.basic.secretRef'),
-      password: await secrets.entry(name, passwordKey, 'spec.auth.basic.secretRef'),
-    };
-  }
-  if (auth.bearer)
-    return {
-      kind: 'bearer',
-      token: await secrets.entry(
-        auth.bearer.secretRef.name,
-        auth.bearer.secretRef.key,
-        'spec.auth.bearer.secretRef',
-      ),
-    };
+  if (auth.apiKey) return { kind: 'apiKey', key: first!, header: auth.apiKey.header };
+  if (auth.basic) return { kind: 'basic', username: first!, password: second! };
+  if (auth.bearer) return { kind: 'bearer', token: first! };
   return undefined;
 }
 
-async function signingSecrets(webhook: Webhook, secrets: SecretReader): Promise<string[]> {
-  const { scheme, secretRef } = webhook.spec.signing;
-  if (scheme === 'none') return [];
-  if (!secretRef)
-    return [
-      await secrets.entry(
-        signingSecretName(webhook.metadata.name),
-        defaultSecretKey(scheme),
-        'spec.signing (generated)',
-      ),
-    ];
-  const keys = secretRef.keys ?? [secretRef.key ?? defaultSecretKey(scheme)];
-  return Promise.all(keys.map((key) => secrets.entry(secretRef.name, key, 'spec.signing.secretRef')));
+/** The signing secrets, in rotation order; the generated Secret's when the Webhook names none. */
+function signingSecrets(refs: WebhookSecretRefs['signing'], secrets: SecretReader): Promise<string[]> {
+  return Promise.all(
+    refs.refs.map((ref) =>
+      secrets.entry(ref.name, ref.key, refs.generated ? 'spec.signing (generated)' : ref.field),
+    ),
+  );
 }
 
 export interface ResolveInput {
@@ -105,12 +81,13 @@ export async function resolveHook(input: ResolveInput): Promise<Resolved> {
   const parsed = validate(Webhook, input.raw);
   if (!parsed.ok) return { ok: false, reason: `invalid: ${parsed.message}` };
   const webhook = parsed.value;
-  const namespace = webhook.metadata.namespace ?? 'default';
+  const namespace = namespaceOf(webhook);
   const policy = resolvePolicy(input.policies, namespace, webhook.spec.policyRef);
   if (!policy.ok) return { ok: false, reason: policy.message };
   try {
-    const secretValues = await signingSecrets(webhook, input.secrets);
-    const auth = await authConfig(webhook.spec, input.secrets);
+    const refs = webhookSecretRefs(webhook.metadata.name, webhook.spec);
+    const secretValues = await signingSecrets(refs.signing, input.secrets);
+    const auth = await authConfig(webhook, refs.auth, input.secrets);
     const { signing } = webhook.spec;
     const signer = createSigner({
       scheme: signing.scheme,

@@ -1,5 +1,6 @@
 // The operator process: settings, the API client, leader election, informers feeding the
-// three controllers, probes and metrics, and a clean shutdown on SIGTERM.
+// three controllers, probes and metrics, and a clean shutdown on SIGTERM. Nothing runs on
+// import: `hookline operator` (dispatcher/cli.ts) calls runOperator.
 import http from 'node:http';
 import os from 'node:os';
 import * as k8s from '@kubernetes/client-node';
@@ -7,29 +8,47 @@ import { pino, type Logger } from 'pino';
 import { CallbackPolicyController } from './controllers/callbackpolicy.ts';
 import type { RawObject, Secret } from '../core/kube/objects.ts';
 import type { Caches, OperatorContext } from './controllers/context.ts';
-import { EventSourceController } from './controllers/eventsource.ts';
+import { EventSourceController } from './controllers/eventsource/controller.ts';
 import { FIELD_MANAGER, MANAGED_BY } from './controllers/names.ts';
-import { WebhookController } from './controllers/webhook.ts';
+import { WebhookController } from './controllers/webhook/controller.ts';
+import { BrokerResolver } from './controllers/broker.ts';
 import { amqpBrokerConnections } from '../core/rabbit/broker.ts';
 import { DelayInfrastructure } from './rabbit/delay.ts';
-import { namesSecret, policyOf, sourceOf } from '../core/references.ts';
+import {
+  onDeployment,
+  onPolicy,
+  onSecret,
+  onSource,
+  onWebhook,
+  type Enqueue,
+  type Listed,
+} from './watches.ts';
 import { ControllerRunner, type Controller } from './runtime/controller.ts';
 import { eventRecorder } from '../core/kube/events.ts';
-import { Informer, objectKey, type KubeObject } from '../core/kube/informer.ts';
+import { Informer, type KubeObject } from '../core/kube/informer.ts';
 import { kubeClient, type KubeClient } from '../core/kube/client.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { Registry } from '../core/metrics.ts';
 import { loadSettings, type Settings } from './settings.ts';
 
-const metrics = new Registry();
-const reconciles = metrics.counter('hookline_reconciles_total', 'Reconciles by kind and outcome.');
-const reconcileSeconds = metrics.histogram(
-  'hookline_reconcile_duration_seconds',
-  'Reconcile duration by kind.',
-  [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-);
-const leaderGauge = metrics.gauge('hookline_leader', '1 while this replica leads.');
-const queueDepth = metrics.gauge('hookline_workqueue_depth', 'Keys waiting per controller.');
+/** How long a stopping operator waits for its reconciles and connections (the pod's grace period is 30 s). */
+const SHUTDOWN_GRACE_MS = 25_000;
+
+function operatorMetrics() {
+  const registry = new Registry();
+  return {
+    registry,
+    reconciles: registry.counter('hookline_reconciles_total', 'Reconciles by kind and outcome.'),
+    reconcileSeconds: registry.histogram(
+      'hookline_reconcile_duration_seconds',
+      'Reconcile duration by kind.',
+      [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    ),
+    leader: registry.gauge('hookline_leader', '1 while this replica leads.'),
+    queueDepth: registry.gauge('hookline_workqueue_depth', 'Keys waiting per controller.'),
+  };
+}
+type Metrics = ReturnType<typeof operatorMetrics>;
 
 /** The collection path of a kind, in the watched namespace or across all of them. */
 function collection(settings: Settings, prefix: string, plural: string): string {
@@ -63,6 +82,7 @@ async function lead(
   logger: Logger,
   stop: AbortSignal,
   ready: { value: boolean },
+  metrics: Metrics,
 ) {
   const brokers = amqpBrokerConnections();
   const runners: {
@@ -71,52 +91,39 @@ async function lead(
     policies?: ControllerRunner<RawObject>;
   } = {};
   const caches = {} as Caches;
-  const webhooksOf = (namespace: string, match: (w: RawObject) => boolean) =>
-    caches.webhooks.list().filter((w) => w.metadata.namespace === namespace && match(w));
+  const listed: Listed = {
+    get webhooks() {
+      return caches.webhooks.list();
+    },
+    get sources() {
+      return caches.sources.list();
+    },
+    get policies() {
+      return caches.policies.list();
+    },
+  };
+  const enqueue = ({ webhooks, sources, policies }: Enqueue) => {
+    for (const key of webhooks) runners.webhooks?.enqueue(key);
+    for (const key of sources) runners.sources?.enqueue(key);
+    for (const key of policies) runners.policies?.enqueue(key);
+  };
 
-  caches.webhooks = hookInformer(settings, client, 'webhooks', 'Webhook', logger, (key, webhook) => {
-    runners.webhooks?.enqueue(key);
-    const namespace = key.split('/')[0]!;
-    const object = webhook ?? undefined;
-    if (object) {
-      const source = sourceOf(object);
-      if (source) runners.sources?.enqueue(`${namespace}/${source}`);
-      runners.policies?.enqueue(`${namespace}/${policyOf(object)}`);
-    } else {
-      // Gone: counts may have changed on any source or policy of the namespace.
-      for (const s of caches.sources.list().filter((s) => s.metadata.namespace === namespace))
-        runners.sources?.enqueue(objectKey(s));
-      for (const p of caches.policies.list().filter((p) => p.metadata.namespace === namespace))
-        runners.policies?.enqueue(objectKey(p));
-    }
-  });
-  caches.sources = hookInformer(settings, client, 'eventsources', 'EventSource', logger, (key) => {
-    runners.sources?.enqueue(key);
-    const [namespace, name] = key.split('/') as [string, string];
-    for (const w of webhooksOf(namespace, (w) => sourceOf(w) === name))
-      runners.webhooks?.enqueue(objectKey(w));
-  });
-  caches.policies = hookInformer(settings, client, 'callbackpolicies', 'CallbackPolicy', logger, (key) => {
-    runners.policies?.enqueue(key);
-    const [namespace, name] = key.split('/') as [string, string];
-    for (const w of webhooksOf(namespace, (w) => policyOf(w) === name))
-      runners.webhooks?.enqueue(objectKey(w));
-  });
+  caches.webhooks = hookInformer(settings, client, 'webhooks', 'Webhook', logger, (key, webhook) =>
+    enqueue(onWebhook(key, webhook, listed)),
+  );
+  caches.sources = hookInformer(settings, client, 'eventsources', 'EventSource', logger, (key) =>
+    enqueue(onSource(key, listed)),
+  );
+  caches.policies = hookInformer(settings, client, 'callbackpolicies', 'CallbackPolicy', logger, (key) =>
+    enqueue(onPolicy(key, listed)),
+  );
   caches.secrets = new Informer<Secret>({
     client,
     path: collection(settings, '/api/v1', 'secrets'),
     apiVersion: 'v1',
     kind: 'Secret',
     logger,
-    onChange: (key) => {
-      const [namespace, name] = key.split('/') as [string, string];
-      for (const s of caches.sources.list()) {
-        if (s.metadata.namespace === namespace && namesSecret(s, name))
-          runners.sources?.enqueue(objectKey(s));
-      }
-      for (const w of webhooksOf(namespace, (w) => namesSecret(w, name)))
-        runners.webhooks?.enqueue(objectKey(w));
-    },
+    onChange: (key) => enqueue(onSecret(key, listed)),
   });
   caches.deployments = new Informer<KubeObject>({
     client,
@@ -125,18 +132,14 @@ async function lead(
     kind: 'Deployment',
     labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}`,
     logger,
-    onChange: (key, deployment) => {
-      const source = (deployment?.metadata.labels as Record<string, string> | undefined)?.[
-        'hookline.dev/eventsource'
-      ];
-      if (source) runners.sources?.enqueue(`${key.split('/')[0]}/${source}`);
-    },
+    onChange: (key, deployment) => enqueue(onDeployment(key, deployment)),
   });
 
   const ctx: OperatorContext = {
     client,
     caches,
     brokers,
+    brokerOf: new BrokerResolver(caches, settings),
     delays: new DelayInfrastructure({ maxAgeMs: settings.resyncPeriod }),
     recorder: eventRecorder(client, 'hookline-operator', logger),
     settings,
@@ -151,8 +154,8 @@ async function lead(
       concurrency: settings.concurrency,
       resyncMs: settings.resyncPeriod,
       onReconciled: (outcome, ms) => {
-        reconciles.inc({ kind: controller.kind, outcome });
-        reconcileSeconds.observe({ kind: controller.kind }, ms / 1000);
+        metrics.reconciles.inc({ kind: controller.kind, outcome });
+        metrics.reconcileSeconds.observe({ kind: controller.kind }, ms / 1000);
       },
     });
   const informers = [caches.webhooks, caches.sources, caches.policies, caches.secrets, caches.deployments];
@@ -166,9 +169,9 @@ async function lead(
   ready.value = true;
   logger.info('Controllers started');
   const depth = setInterval(() => {
-    queueDepth.set({ kind: 'CallbackPolicy' }, runners.policies!.queueLength);
-    queueDepth.set({ kind: 'EventSource' }, runners.sources!.queueLength);
-    queueDepth.set({ kind: 'Webhook' }, runners.webhooks!.queueLength);
+    metrics.queueDepth.set({ kind: 'CallbackPolicy' }, runners.policies!.queueLength);
+    metrics.queueDepth.set({ kind: 'EventSource' }, runners.sources!.queueLength);
+    metrics.queueDepth.set({ kind: 'Webhook' }, runners.webhooks!.queueLength);
   }, 5000);
   depth.unref();
 
@@ -188,8 +191,13 @@ function serve(port: number, handler: http.RequestListener): http.Server {
   return server;
 }
 
-async function main(): Promise<void> {
-  const settings = loadSettings(process.argv.slice(2), process.env, os.hostname());
+/**
+ * Runs the operator until SIGTERM or SIGINT; answers the exit code: 0 when stopped, 1 when
+ * leadership was lost (so that the replica restarts as a candidate).
+ */
+export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const settings = loadSettings(argv, env, os.hostname());
+  const metrics = operatorMetrics();
   const logger = pino({
     level: settings.logLevel,
     base: { component: 'hookline-operator', identity: settings.identity },
@@ -208,7 +216,7 @@ async function main(): Promise<void> {
     }),
     serve(settings.metricsPort, (req, res) => {
       if (req.url !== '/metrics') return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.registry.render());
     }),
   ];
 
@@ -217,6 +225,13 @@ async function main(): Promise<void> {
     process.once(signal, () => {
       logger.info({ signal }, 'Shutting down');
       stop.abort();
+      // Like controller-runtime's graceful shutdown timeout: a reconcile stuck on a broker
+      // that stopped answering (a blocked connection never confirms) must not keep the
+      // replica from exiting before the kubelet's grace period runs out.
+      setTimeout(() => {
+        logger.error({ afterMs: SHUTDOWN_GRACE_MS }, 'Shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, SHUTDOWN_GRACE_MS).unref();
     });
   }
 
@@ -233,21 +248,15 @@ async function main(): Promise<void> {
       logger,
     });
     outcome = await elector.run(async (lost) => {
-      leaderGauge.set({}, 1);
+      metrics.leader.set({}, 1);
       const both = AbortSignal.any([lost, stop.signal]);
-      await lead(client, settings, logger, both, ready);
-      leaderGauge.set({}, 0);
+      await lead(client, settings, logger, both, ready, metrics);
+      metrics.leader.set({}, 0);
     }, stop.signal);
   } else {
-    await lead(client, settings, logger, stop.signal, ready);
+    await lead(client, settings, logger, stop.signal, ready, metrics);
   }
   for (const server of servers) server.close();
   logger.info({ outcome }, 'Operator stopped');
-  // Leadership lost: exit non-zero so that the replica restarts as a candidate.
-  process.exit(outcome === 'lost' ? 1 : 0);
+  return outcome === 'lost' ? 1 : 0;
 }
-
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});

@@ -6,6 +6,7 @@ import type https from 'node:https';
 import type * as k8s from '@kubernetes/client-node';
 import { Agent, request, type Dispatcher } from 'undici';
 import { HooklineError } from '../errors.ts';
+import { JsonLines } from './watch-lines.ts';
 
 export interface ResourceRef {
   group: string; // '' for the core API
@@ -27,14 +28,13 @@ export function resourcePath(ref: ResourceRef): string {
 
 export class KubeApiError extends HooklineError {
   readonly status: number;
-  readonly reason: string;
-  constructor(status: number, reason: string, message: string) {
+  /** The reason the API server gave (`Conflict`, `Invalid`, …). */
+  readonly apiReason: string;
+  constructor(status: number, apiReason: string, message: string) {
     // 409 conflicts, 429 and 5xx are worth retrying; other 4xx are not.
-    super(`KubeApi${reason || status}`, message, {
-      transient: status === 409 || status === 429 || status >= 500,
-    });
+    super(status === 409 || status === 429 || status >= 500 ? 'KubeApiRetryable' : 'KubeApiRefused', message);
     this.status = status;
-    this.reason = reason;
+    this.apiReason = apiReason;
   }
 }
 
@@ -85,8 +85,7 @@ interface Options {
 
 export function kubeClient(config: k8s.KubeConfig, options: Options): KubeClient {
   const cluster = config.getCurrentCluster();
-  if (!cluster)
-    throw new HooklineError('NoCluster', 'the kubeconfig names no current cluster', { transient: false });
+  if (!cluster) throw new HooklineError('NoCluster', 'the kubeconfig names no current cluster');
   const server = cluster.server.replace(/\/$/, '');
   let dispatcher: Dispatcher | undefined;
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -133,10 +132,7 @@ export function kubeClient(config: k8s.KubeConfig, options: Options): KubeClient
         bodyTimeout: timeoutMs,
       });
     } catch (error) {
-      throw new HooklineError('KubeApiUnreachable', `${method} ${path}: ${(error as Error).message}`, {
-        transient: true,
-        cause: error,
-      });
+      throw new HooklineError('KubeApiUnreachable', `${method} ${path}: ${(error as Error).message}`, error);
     }
     const text = await response.body.text();
     if (response.statusCode >= 400) {
@@ -217,16 +213,11 @@ export function kubeClient(config: k8s.KubeConfig, options: Options): KubeClient
         const text = await response.body.text();
         throw new KubeApiError(response.statusCode, '', `WATCH ${path}: ${response.statusCode} ${text}`);
       }
-      let buffered = '';
+      const lines = new JsonLines();
       for await (const chunk of response.body) {
-        buffered += (chunk as Buffer).toString('utf8');
-        let newline: number;
-        while ((newline = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, newline).trim();
-          buffered = buffered.slice(newline + 1);
-          if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
-        }
+        for (const event of lines.push(chunk as Buffer)) onEvent(event as WatchEvent<T>);
       }
+      lines.end();
     },
   };
 }

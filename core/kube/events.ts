@@ -6,6 +6,7 @@ import { errorMessage } from '../errors.ts';
 import type { KubeClient } from './client.ts';
 import { resourcePath } from './client.ts';
 import { kubeTime } from '../time.ts';
+import { namespaceOf } from '../names.ts';
 
 export interface EventTarget {
   apiVersion?: string;
@@ -26,7 +27,7 @@ export function eventRecorder(
 ): EventRecorder {
   const recent = new Map<string, number>();
   async function record(object: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string) {
-    const namespace = object.metadata.namespace ?? 'default';
+    const namespace = namespaceOf(object);
     const dedupeKey = `${object.metadata.uid ?? object.metadata.name}|${reason}|${message}`;
     const at = now();
     const last = recent.get(dedupeKey);

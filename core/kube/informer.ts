@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.ts';
 import { KubeApiError, type KubeClient, type WatchEvent } from './client.ts';
-import { backoffDelay } from '../backoff.ts';
+import { Retry, systemClock, type Clock } from '../retry.ts';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -46,22 +46,24 @@ export interface InformerOptions<T extends KubeObject> {
   /** A watch with no event or bookmark for this long is considered stalled. */
   stallMs?: number;
   pageSize?: number;
+  /** Times the backoff after errors and the stall of a watch; tests pass one that does not wait. */
+  clock?: Clock;
 }
 
 class Gone extends Error {}
 
 export class Informer<T extends KubeObject> {
   readonly #options: InformerOptions<T>;
+  readonly #clock: Clock;
   readonly #cache = new Map<string, T>();
   readonly #abort = new AbortController();
   #synced = false;
   #syncWaiters: (() => void)[] = [];
   #loop: Promise<void> | undefined;
-  /** Restarts after errors, for tests and metrics. */
-  restarts = 0;
 
   constructor(options: InformerOptions<T>) {
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
   }
 
   get(key: string): T | undefined {
@@ -95,11 +97,11 @@ export class Informer<T extends KubeObject> {
   }
 
   async #run(): Promise<void> {
-    let failures = 0;
+    const retry = new Retry({ kind: 'exponential', baseMs: 500, maxMs: 30_000 }, { clock: this.#clock });
     while (!this.#abort.signal.aborted) {
       try {
         let resourceVersion = await this.#relist();
-        failures = 0;
+        retry.succeeded();
         for (;;) {
           resourceVersion = await this.#watch(resourceVersion);
           if (this.#abort.signal.aborted) return;
@@ -110,14 +112,12 @@ export class Informer<T extends KubeObject> {
           this.#options.logger.debug({ path: this.#options.path }, 'Watch expired (410); relisting');
           continue;
         }
-        failures++;
-        this.restarts++;
-        const delay = backoffDelay(failures, { baseMs: 500, maxMs: 30_000 });
+        const delay = retry.failed();
         this.#options.logger.warn(
           { path: this.#options.path, err: errorMessage(error), retryInMs: delay },
           'Informer failed; restarting',
         );
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        await retry.sleep(delay);
       }
     }
   }
@@ -172,11 +172,7 @@ export class Informer<T extends KubeObject> {
     const onAbort = () => local.abort();
     this.#abort.signal.addEventListener('abort', onAbort, { once: true });
     let stalled = false;
-    let stallTimer = setTimeout(() => ((stalled = true), local.abort()), stallMs);
-    const touch = () => {
-      clearTimeout(stallTimer);
-      stallTimer = setTimeout(() => ((stalled = true), local.abort()), stallMs);
-    };
+    const stall = this.#stallTimer(stallMs, () => ((stalled = true), local.abort()));
     const query: Record<string, string> = {
       resourceVersion,
       allowWatchBookmarks: 'true',
@@ -188,7 +184,7 @@ export class Informer<T extends KubeObject> {
         path,
         query,
         (event: WatchEvent<T>) => {
-          touch();
+          stall.touch();
           if (event.type === 'ERROR') {
             const status = event.object as unknown as { code?: number; message?: string };
             if (status.code === 410) throw new Gone(status.message);
@@ -212,10 +208,27 @@ export class Informer<T extends KubeObject> {
       if (error instanceof KubeApiError && error.status === 410) throw new Gone(error.message);
       if (!(stalled || local.signal.aborted)) throw error;
     } finally {
-      clearTimeout(stallTimer);
+      stall.clear();
       this.#abort.signal.removeEventListener('abort', onAbort);
     }
     if (stalled) this.#options.logger.info({ path }, 'Watch went silent; reopening it');
     return resourceVersion;
+  }
+
+  /** Calls `onStall` once `ms` pass without a `touch()`; `clear()` disarms it. */
+  #stallTimer(ms: number, onStall: () => void): { touch(): void; clear(): void } {
+    let armed = new AbortController();
+    const arm = (): void => {
+      const timer = new AbortController();
+      armed = timer;
+      void this.#clock.sleep(ms, timer.signal).then(() => {
+        if (!timer.signal.aborted) onStall();
+      });
+    };
+    arm();
+    return {
+      touch: () => (armed.abort(), arm()),
+      clear: () => armed.abort(),
+    };
   }
 }

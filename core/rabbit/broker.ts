@@ -4,6 +4,7 @@
 // redacted from every message.
 import amqp from 'amqplib';
 import { HooklineError, errorMessage } from '../errors.ts';
+import { brokerError, connectBroker, unreachable } from './connection.ts';
 
 export interface QueueInfo {
   messageCount: number;
@@ -62,35 +63,28 @@ export interface BrokerConnections {
   close(): Promise<void>;
 }
 
-export function redactUri(uri: string): string {
-  try {
-    const url = new URL(uri);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return '(invalid URI)';
-  }
-}
-
-function unreachable(uri: string, error: unknown): HooklineError {
-  const message = errorMessage(error).replaceAll(uri, redactUri(uri));
-  return new HooklineError('BrokerUnreachable', `cannot reach RabbitMQ at ${redactUri(uri)}: ${message}`, {
-    transient: true,
-    cause: error,
-  });
-}
-
 /** amqplib reports a missing queue or exchange as a channel error with code 404. */
 function isNotFound(error: unknown): boolean {
   return (error as { code?: number }).code === 404;
 }
 
+/** The admin face: every operation's failure is a HooklineError naming the operation. */
 class AmqpAdmin implements BrokerAdmin {
   readonly #connection: amqp.ChannelModel;
+  readonly #uri: string;
   #channel: Promise<amqp.ConfirmChannel> | undefined;
 
-  constructor(connection: amqp.ChannelModel) {
+  constructor(connection: amqp.ChannelModel, uri: string) {
     this.#connection = connection;
+    this.#uri = uri;
+  }
+
+  async #run<T>(operation: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      throw brokerError(this.#uri, operation, error);
+    }
   }
 
   #shared(): Promise<amqp.ConfirmChannel> {
@@ -127,75 +121,97 @@ class AmqpAdmin implements BrokerAdmin {
     name: string,
     args: Record<string, unknown> = {},
   ): Promise<QueueInfo & { existed: boolean }> {
-    const existing = await this.queueInfo(name);
-    if (existing) return { ...existing, existed: true };
-    const channel = await this.#shared();
-    const reply = await channel.assertQueue(name, { durable: true, arguments: args });
-    return { messageCount: reply.messageCount, consumerCount: reply.consumerCount, existed: false };
+    return this.#run('assertQueue', async () => {
+      const existing = await this.queueInfo(name);
+      if (existing) return { ...existing, existed: true };
+      const channel = await this.#shared();
+      const reply = await channel.assertQueue(name, { durable: true, arguments: args });
+      return { messageCount: reply.messageCount, consumerCount: reply.consumerCount, existed: false };
+    });
   }
 
   async queueInfo(name: string): Promise<QueueInfo | undefined> {
-    try {
-      return await this.#probe(async (channel) => {
-        const reply = await channel.checkQueue(name);
-        return { messageCount: reply.messageCount, consumerCount: reply.consumerCount };
-      });
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    return this.#run('queueInfo', async () => {
+      try {
+        return await this.#probe(async (channel) => {
+          const reply = await channel.checkQueue(name);
+          return { messageCount: reply.messageCount, consumerCount: reply.consumerCount };
+        });
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    });
   }
 
   async deleteQueue(name: string): Promise<void> {
-    await (await this.#shared()).deleteQueue(name);
+    return this.#run('deleteQueue', async () => {
+      await (await this.#shared()).deleteQueue(name);
+    });
   }
 
   async purgeQueue(name: string): Promise<number> {
-    if (!(await this.queueInfo(name))) return 0;
-    return (await (await this.#shared()).purgeQueue(name)).messageCount;
+    return this.#run('purgeQueue', async () => {
+      if (!(await this.queueInfo(name))) return 0;
+      return (await (await this.#shared()).purgeQueue(name)).messageCount;
+    });
   }
 
   async exchangeExists(name: string): Promise<boolean> {
-    try {
-      await this.#probe((channel) => channel.checkExchange(name));
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
+    return this.#run('exchangeExists', async () => {
+      try {
+        await this.#probe((channel) => channel.checkExchange(name));
+        return true;
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+    });
   }
 
   async assertExchange(name: string, type: string, args: Record<string, unknown> = {}): Promise<void> {
-    await (await this.#shared()).assertExchange(name, type, { durable: true, arguments: args });
+    return this.#run('assertExchange', async () => {
+      await (await this.#shared()).assertExchange(name, type, { durable: true, arguments: args });
+    });
   }
 
   async exchangeTypeIs(name: string, type: string): Promise<'match' | 'mismatch' | 'unknown'> {
-    try {
-      await this.#probe((channel) => channel.assertExchange(name, type, { durable: true }));
-      return 'match';
-    } catch (error) {
-      const { code } = error as { code?: number };
-      if (code === 406 && /inequivalent arg 'type'/.test(errorMessage(error))) return 'mismatch';
-      if (code === 406 || code === 403) return 'unknown';
-      throw error;
-    }
+    return this.#run('exchangeTypeIs', async () => {
+      try {
+        await this.#probe((channel) => channel.assertExchange(name, type, { durable: true }));
+        return 'match';
+      } catch (error) {
+        const { code } = error as { code?: number };
+        if (code === 406 && /inequivalent arg 'type'/.test(errorMessage(error))) return 'mismatch';
+        if (code === 406 || code === 403) return 'unknown';
+        throw error;
+      }
+    });
   }
 
   async deleteExchange(name: string): Promise<void> {
-    await (await this.#shared()).deleteExchange(name);
+    return this.#run('deleteExchange', async () => {
+      await (await this.#shared()).deleteExchange(name);
+    });
   }
 
   async bindQueue(queue: string, exchange: string, pattern: string): Promise<void> {
-    await (await this.#shared()).bindQueue(queue, exchange, pattern);
+    return this.#run('bindQueue', async () => {
+      await (await this.#shared()).bindQueue(queue, exchange, pattern);
+    });
   }
 
   async unbindQueue(queue: string, exchange: string, pattern: string): Promise<void> {
-    if (!(await this.exchangeExists(exchange)) || !(await this.queueInfo(queue))) return;
-    await (await this.#shared()).unbindQueue(queue, exchange, pattern);
+    return this.#run('unbindQueue', async () => {
+      if (!(await this.exchangeExists(exchange)) || !(await this.queueInfo(queue))) return;
+      await (await this.#shared()).unbindQueue(queue, exchange, pattern);
+    });
   }
 
   async bindExchange(destination: string, source: string, pattern: string): Promise<void> {
-    await (await this.#shared()).bindExchange(destination, source, pattern);
+    return this.#run('bindExchange', async () => {
+      await (await this.#shared()).bindExchange(destination, source, pattern);
+    });
   }
 
   async moveMessages(
@@ -203,46 +219,45 @@ class AmqpAdmin implements BrokerAdmin {
     to: string,
     options: { resetHeaders?: readonly string[] } = {},
   ): Promise<number> {
-    if (!(await this.queueInfo(from))) return 0;
-    const channel = await this.#connection.createConfirmChannel();
-    channel.on('error', () => undefined);
-    let returned = false;
-    channel.on('return', () => (returned = true));
-    const drop = [...BROKER_DEATH_HEADERS, ...(options.resetHeaders ?? [])];
-    let moved = 0;
-    try {
-      for (;;) {
-        const message = await channel.get(from, { noAck: false });
-        if (!message) break;
-        // The expiration and user id of the first publish do not carry over.
-        const properties: Record<string, unknown> = { ...message.properties };
-        delete properties.expiration;
-        delete properties.userId;
-        const headers = message.properties.headers;
-        await new Promise<void>((resolve, reject) => {
-          channel.sendToQueue(
-            to,
-            message.content,
-            { ...properties, headers: withoutHeaders(headers, drop), mandatory: true },
-            (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
-          );
-        });
-        // A return comes before the confirm: the message stays where it was.
-        if (returned)
-          throw new HooklineError(
-            'BrokerUnroutable',
-            `queue "${to}" does not exist; "${from}" keeps its messages`,
-            {
-              transient: true,
-            },
-          );
-        channel.ack(message);
-        moved++;
+    return this.#run('moveMessages', async () => {
+      if (!(await this.queueInfo(from))) return 0;
+      const channel = await this.#connection.createConfirmChannel();
+      channel.on('error', () => undefined);
+      let returned = false;
+      channel.on('return', () => (returned = true));
+      const drop = [...BROKER_DEATH_HEADERS, ...(options.resetHeaders ?? [])];
+      let moved = 0;
+      try {
+        for (;;) {
+          const message = await channel.get(from, { noAck: false });
+          if (!message) break;
+          // The expiration and user id of the first publish do not carry over.
+          const properties: Record<string, unknown> = { ...message.properties };
+          delete properties.expiration;
+          delete properties.userId;
+          const headers = message.properties.headers;
+          await new Promise<void>((resolve, reject) => {
+            channel.sendToQueue(
+              to,
+              message.content,
+              { ...properties, headers: withoutHeaders(headers, drop), mandatory: true },
+              (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+            );
+          });
+          // A return comes before the confirm: the message stays where it was.
+          if (returned)
+            throw new HooklineError(
+              'BrokerUnroutable',
+              `queue "${to}" does not exist; "${from}" keeps its messages`,
+            );
+          channel.ack(message);
+          moved++;
+        }
+      } finally {
+        await channel.close().catch(() => undefined);
       }
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
-    return moved;
+      return moved;
+    });
   }
 }
 
@@ -251,18 +266,15 @@ export function amqpBrokerConnections(options: { connectTimeoutMs?: number } = {
   function connect(uri: string): Promise<amqp.ChannelModel> {
     let pending = connections.get(uri);
     if (!pending) {
-      pending = amqp
-        .connect(uri, {
-          timeout: options.connectTimeoutMs ?? 5000,
-          clientProperties: { connection_name: 'hookline-operator' },
-        })
-        .then((connection) => {
-          connection.on('error', () => undefined); // followed by 'close'
-          connection.once('close', () => {
-            if (connections.get(uri) === pending) connections.delete(uri);
-          });
-          return connection;
+      pending = connectBroker(uri, {
+        name: 'hookline-operator',
+        timeoutMs: options.connectTimeoutMs ?? 5000,
+      }).then((connection) => {
+        connection.once('close', () => {
+          if (connections.get(uri) === pending) connections.delete(uri);
         });
+        return connection;
+      });
       pending.catch(() => connections.delete(uri));
       connections.set(uri, pending);
     }
@@ -279,10 +291,10 @@ export function amqpBrokerConnections(options: { connectTimeoutMs?: number } = {
       }
       let admin = admins.get(connection);
       if (!admin) {
-        admin = new AmqpAdmin(connection);
+        admin = new AmqpAdmin(connection, uri);
         admins.set(connection, admin);
       }
-      return wrapErrors(admin, uri);
+      return admin;
     },
     async close(): Promise<void> {
       const all = [...connections.values()];
@@ -292,33 +304,4 @@ export function amqpBrokerConnections(options: { connectTimeoutMs?: number } = {
       );
     },
   };
-}
-
-/** Classifies broker failures: a dropped connection is BrokerUnreachable (transient). */
-function wrapErrors(admin: BrokerAdmin, uri: string): BrokerAdmin {
-  return new Proxy(admin, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        try {
-          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        } catch (error) {
-          if (error instanceof HooklineError) throw error;
-          const code = (error as { code?: number }).code;
-          if (code !== undefined && code >= 400 && code < 600) {
-            throw new HooklineError(
-              'BrokerRefused',
-              `RabbitMQ refused ${String(property)}: ${errorMessage(error)}`,
-              {
-                transient: true,
-                cause: error,
-              },
-            );
-          }
-          throw unreachable(uri, error);
-        }
-      };
-    },
-  });
 }

@@ -12,7 +12,7 @@ export class SigningKeyError extends HooklineError {
   /** Which of the secrets given is unusable; undefined when none was given. */
   readonly index: number | undefined;
   constructor(message: string, index?: number, cause?: unknown) {
-    super('SigningKeyInvalid', message, { transient: false, cause });
+    super('SigningKeyInvalid', message, cause);
     this.name = 'SigningKeyError';
     this.index = index;
   }

@@ -1,6 +1,7 @@
 // Delivery over HTTP on undici: pooled keep-alive connections per origin, a connect and a
-// request timeout, no redirects, response bodies read only up to a small cap, and the
-// address policy applied to the addresses DNS returns — the connection is made to the
+// request timeout, no redirects (undici's `request` follows none unless a redirect
+// interceptor is composed, and none is), response bodies read only up to a small cap, and
+// the address policy applied to the addresses DNS returns — the connection is made to the
 // address that was checked, never resolved again.
 import dns from 'node:dns';
 import net from 'node:net';
@@ -92,7 +93,10 @@ export interface HttpClientOptions {
   connectTimeoutMs: number;
 }
 
-/** One client per Webhook: its own pool per origin, its own connect timeout. */
+/**
+ * A pool of keep-alive connections per origin with one connect timeout; the supervisor shares
+ * one client among all the hooks whose policies give the same connect timeout.
+ */
 export class HttpClient {
   readonly #agent: Agent;
   readonly #policy: AddressPolicy;
@@ -122,8 +126,7 @@ export class HttpClient {
         body: req.body,
         headersTimeout: req.requestTimeoutMs,
         bodyTimeout: req.requestTimeoutMs,
-        maxRedirections: 0,
-      } as Parameters<typeof request>[1]);
+      });
       // A success needs no body; a failure's first 4 KiB say why.
       const body =
         response.statusCode < 300

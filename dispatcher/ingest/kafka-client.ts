@@ -4,7 +4,7 @@
 import { Kafka, logLevel, type Consumer, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../core/errors.ts';
-import { backoffDelay } from '../../core/backoff.ts';
+import { Retry, type RetrySchedule } from '../../core/retry.ts';
 
 export interface KafkaRecord {
   topic: string;
@@ -68,6 +68,8 @@ function toText(value: Buffer | string | (Buffer | string)[] | undefined): strin
 
 /** Client and consumer retry alike; past this the consumer restarts (see restartLater). */
 const RETRY = { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 };
+/** Between restarts of a consumer that crashed for good: from 500 ms, doubling up to 15 s, with jitter. */
+const RESTART: RetrySchedule = { kind: 'exponential', baseMs: 500, maxMs: 15_000 };
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -130,7 +132,7 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
   let consumer: Consumer | undefined;
   let joined = false;
   let stopped = false;
-  let failures = 0;
+  const restarts = new Retry(RESTART);
 
   async function start(): Promise<void> {
     const current = kafka.consumer({
@@ -143,7 +145,7 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
     consumer = current;
     current.on(current.events.GROUP_JOIN, (event) => {
       joined = true;
-      failures = 0;
+      restarts.succeeded();
       logger.info(
         { groupId: settings.groupId, assignment: event.payload.memberAssignment },
         'Joined the Kafka consumer group',
@@ -194,10 +196,9 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
   }
 
   async function restartLater(crashed: Consumer): Promise<void> {
-    failures++;
-    const delay = backoffDelay(failures, { baseMs: 500, maxMs: 15_000 });
+    const delay = restarts.failed();
     await crashed.disconnect().catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await restarts.sleep(delay, abort.signal);
     if (stopped || consumer !== crashed) return;
     try {
       await start();

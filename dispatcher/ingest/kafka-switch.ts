@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
 import { errorMessage } from '../../core/errors.ts';
+import { Retry, type Clock, type RetrySchedule } from '../../core/retry.ts';
 
 export interface IngestComponent {
   readonly joined: boolean;
@@ -14,7 +15,11 @@ export interface IngestComponent {
 export interface KafkaSwitchOptions {
   build: (spec: EventSourceSpec) => IngestComponent;
   logger: Logger;
+  clock?: Clock;
 }
+
+/** After the ingest could not start, it is tried again this much later. */
+const START_RETRY: RetrySchedule = { kind: 'fixed', ms: 5000 };
 
 /** What the running ingest depends on; any change restarts it. */
 function inputsOf(spec: EventSourceSpec): string {
@@ -27,10 +32,13 @@ export class KafkaSwitch {
   #queue: Promise<void> = Promise.resolve();
   #isKafka = false;
   #latest: EventSourceSpec | undefined;
-  #stopped = false;
+  /** Aborted by stop(). */
+  readonly #stop = new AbortController();
+  readonly #retry: Retry;
 
   constructor(options: KafkaSwitchOptions) {
     this.#o = options;
+    this.#retry = new Retry(START_RETRY, { clock: options.clock });
   }
 
   /** Not a kafka source, or the consumer has joined its group. */
@@ -42,7 +50,7 @@ export class KafkaSwitch {
     this.#isKafka = spec?.kafka !== undefined;
     this.#latest = spec;
     this.#queue = this.#queue.then(async () => {
-      if (this.#stopped || spec !== this.#latest) return;
+      if (this.#stop.signal.aborted || spec !== this.#latest) return;
       const inputs = spec?.kafka ? inputsOf(spec) : undefined;
       if (this.#current?.inputs === inputs) return;
       if (this.#current) {
@@ -55,15 +63,20 @@ export class KafkaSwitch {
       try {
         await ingest.start();
         this.#current = { ingest, inputs };
+        this.#retry.succeeded();
       } catch (error) {
-        this.#o.logger.error({ err: errorMessage(error) }, 'Cannot start Kafka ingest; retrying in 5 s');
-        setTimeout(() => this.follow(this.#latest), 5000).unref();
+        const delay = this.#retry.failed();
+        this.#o.logger.error(
+          { err: errorMessage(error) },
+          `Cannot start Kafka ingest; retrying in ${delay / 1000} s`,
+        );
+        void this.#retry.sleep(delay, this.#stop.signal).then(() => this.follow(this.#latest));
       }
     });
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
+    this.#stop.abort();
     await this.#queue;
     await this.#current?.ingest.stop();
     this.#current = undefined;

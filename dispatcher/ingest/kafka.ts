@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
 import { errorMessage } from '../../core/errors.ts';
+import { Retry, systemClock, type Clock, type RetrySchedule } from '../../core/retry.ts';
 import type { BrokerSession } from '../broker/session.ts';
 import type { SecretReader } from '../secrets.ts';
 import { intake, type TypeRule } from './intake.ts';
@@ -28,7 +29,13 @@ export interface KafkaIngestOptions {
   consume: KafkaConsume;
   counters: IngestCounters;
   logger: Logger;
+  clock?: Clock;
 }
+
+/** After the broker did not confirm a chunk: 200 ms more for each failure in a row, up to 5 s. */
+const RESEND_RETRY: RetrySchedule = { kind: 'linear', stepMs: 200, maxMs: 5000 };
+/** How long a resend waits, at most, for the broker to be back. */
+const BROKER_WAIT_MS = 10_000;
 
 /** Keys longer than this are not ids; the record's coordinates are used instead. */
 const MAX_KEY_ID = 200;
@@ -107,12 +114,6 @@ export async function consumerSettings(
   };
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
-
 export class KafkaIngest {
   readonly #o: KafkaIngestOptions;
   #subscription: KafkaSubscription | undefined;
@@ -151,9 +152,10 @@ export class KafkaIngest {
    */
   async handle(records: KafkaRecord[], signal: AbortSignal): Promise<number> {
     const { spec, session, target, logger } = this.#o;
+    const clock = this.#o.clock ?? systemClock;
     const plans = records.map((record) => planRecord(record, spec.eventType, spec.dispatcher.maxEventBytes));
     let from = 0;
-    let failures = 0;
+    const retry = new Retry(RESEND_RETRY, { clock });
     while (from < records.length) {
       if (signal.aborted) return from;
       const sends = records.slice(from).map((record, i) => {
@@ -169,14 +171,13 @@ export class KafkaIngest {
       this.#count(plans.slice(from, from + confirmed));
       from += confirmed;
       if (failed === -1) break;
-      failures++;
       const error = (results[failed] as PromiseRejectedResult).reason as unknown;
       logger.warn(
         { err: errorMessage(error), offset: records[from]!.offset, partition: records[from]!.partition },
         'The broker did not confirm ingested records; resending',
       );
-      await sleep(Math.min(200 * failures, 5000), signal);
-      await Promise.race([session.ready(), sleep(10_000, signal)]).catch(() => undefined);
+      await retry.wait(signal);
+      await Promise.race([session.ready(), clock.sleep(BROKER_WAIT_MS, signal)]).catch(() => undefined);
     }
     return from;
   }

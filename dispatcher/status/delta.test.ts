@@ -5,13 +5,13 @@ import {
   DISABLED_REASON_MAX_LENGTH,
   WebhookStatus,
 } from '../../core/api/v1alpha1/webhook.ts';
+import { truncate } from '../../core/status/text.ts';
 import {
   applyDelta,
   combine,
   emptyDelta,
   recordAttempt,
   RECENT_ATTEMPTS,
-  truncate,
   type AttemptRecord,
   type Outcome,
 } from './delta.ts';

@@ -2,11 +2,9 @@
 // write, and how that is added to the stored status. Pure; the writer applies it on the
 // latest stored status under optimistic concurrency, so replicas never lose each other's
 // updates.
-import {
-  ATTEMPT_ERROR_MAX_LENGTH,
-  DISABLED_REASON_MAX_LENGTH,
-  type WebhookStatus,
-} from '../../core/api/v1alpha1/webhook.ts';
+import { ATTEMPT_ERROR_MAX_LENGTH, type WebhookStatus } from '../../core/api/v1alpha1/webhook.ts';
+import { disabledStatus } from '../../core/status/disabled.ts';
+import { truncate } from '../../core/status/text.ts';
 
 export type Outcome = 'Succeeded' | 'Retrying' | 'Failed' | 'DeadLettered' | 'Denied' | 'Allowed';
 
@@ -117,13 +115,6 @@ export function combine(earlier: Delta, later: Delta): Delta {
  * the whole Webhook, status included, against the zod schema, which counts units; a
  * character is never cut in half.
  */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = max - 1;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--; // the first half of a surrogate pair
-  return `${text.slice(0, end)}…`;
-}
 
 function toStatusAttempt(record: AttemptRecord): NonNullable<WebhookStatus['lastAttempt']> {
   const { deadLettered: _deadLettered, error, ...rest } = record;
@@ -155,10 +146,6 @@ export function applyDelta(stored: WebhookStatus | undefined, delta: Delta): Par
     next.recentAttempts = [...newestFirst, ...(stored?.recentAttempts ?? [])].slice(0, RECENT_ATTEMPTS);
   }
   if (delta.lastSuccessTime) next.lastSuccessTime = delta.lastSuccessTime;
-  if (delta.disable && !stored?.disabled) {
-    next.disabled = true;
-    next.disabledReason = truncate(delta.disable.reason, DISABLED_REASON_MAX_LENGTH);
-    next.disabledAt = delta.disable.at;
-  }
-  return next;
+  const disabled = delta.disable && disabledStatus(stored, delta.disable);
+  return disabled ? { ...next, ...disabled } : next;
 }

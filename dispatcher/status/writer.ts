@@ -34,7 +34,6 @@ export interface StatusWriterOptions {
   maxWritesPerInterval?: number;
   /** The Webhook as the informer last saw it, to write without reading it first. */
   cached?: (webhook: string) => StoredWebhook | undefined;
-  onDisabled?: (webhook: string, reason: string) => void;
   /** Called after each successful status write (for the metric). */
   onWrite?: () => void;
   /** Called for each write the API server refused as invalid and that was dropped (for the metric). */
@@ -134,7 +133,6 @@ export class StatusWriter {
           });
           this.writes++;
           this.#o.onWrite?.();
-          if (status.disabled) this.#o.onDisabled?.(webhook, status.disabledReason ?? '');
           return;
         } catch (error) {
           if (!isConflict(error) || attempt >= 10) throw error;

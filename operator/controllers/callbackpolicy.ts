@@ -15,6 +15,7 @@ import type { RawObject } from '../../core/kube/objects.ts';
 import type { OperatorContext } from './context.ts';
 import { DEFAULT_POLICY_NAME, retriesOf } from '../../core/policy.ts';
 import { applyOwnedStatus } from './status.ts';
+import { namespaceOf } from '../../core/names.ts';
 
 /** Checks across fields that CEL cannot express cheaply. */
 export function policyProblems(policy: CallbackPolicy): string[] {
@@ -67,11 +68,7 @@ export class CallbackPolicyController implements Controller<RawObject> {
     const owned: Record<string, unknown> = {
       observedGeneration: raw.metadata.generation,
       conditions,
-      webhooks: webhooksUsing(
-        this.#ctx.caches.webhooks.list(),
-        raw.metadata.namespace ?? 'default',
-        raw.metadata.name,
-      ),
+      webhooks: webhooksUsing(this.#ctx.caches.webhooks.list(), namespaceOf(raw), raw.metadata.name),
     };
     if (parsed.ok) owned.retries = retriesOf(parsed.value.spec);
     await applyOwnedStatus(this.#ctx.client, raw, 'callbackpolicies', owned);

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { BrokerConnections } from '../../core/rabbit/broker.ts';
 import type { DelayInfrastructure } from '../rabbit/delay.ts';
+import type { BrokerResolver } from './broker.ts';
 import type { EventRecorder } from '../../core/kube/events.ts';
 import type { Informer, KubeObject } from '../../core/kube/informer.ts';
 import type { RawObject, Secret } from '../../core/kube/objects.ts';
@@ -22,6 +23,8 @@ export interface OperatorContext {
   client: KubeClient;
   caches: Caches;
   brokers: BrokerConnections;
+  /** Where each source's broker is. */
+  brokerOf: BrokerResolver;
   /** Which namespaces' delay infrastructure is declared on which broker. */
   delays: DelayInfrastructure;
   recorder: EventRecorder;

@@ -8,6 +8,7 @@ import {
   ingestServiceName,
   ownerReference,
 } from './names.ts';
+import { namespaceOf } from '../../core/names.ts';
 
 export interface Manifest {
   apiVersion: string;
@@ -44,7 +45,7 @@ export function ingestEndpoint(source: EventSource): string | undefined {
 
 export function dispatcherObjects(inputs: DispatcherInputs): Manifest[] {
   const { source } = inputs;
-  const namespace = source.metadata.namespace ?? 'default';
+  const namespace = namespaceOf(source);
   const name = dispatcherName(source.metadata.name);
   const labels = dispatcherLabels(source.metadata.name);
   const metadata = (objectName: string) => ({

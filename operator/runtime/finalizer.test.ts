@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { finalizerPatch } from './finalizer.ts';
+import type { KubeClient } from '../../core/kube/client.ts';
+import { requeueAfter } from './controller.ts';
+import { finalized, finalizerPatch } from './finalizer.ts';
 
 const F = 'hookline.dev/topology';
 
@@ -43,5 +45,57 @@ describe('finalizerPatch', () => {
         expected,
       ),
     );
+  }
+});
+
+describe('finalized', () => {
+  type Object = { metadata: { finalizers?: string[]; resourceVersion?: string; deletionTimestamp?: string } };
+  const run = async (object: Object) => {
+    const calls: string[] = [];
+    const client = {
+      jsonPatch: (_path: string, patch: unknown[]) => {
+        calls.push(`patch ${JSON.stringify((patch[1] as { value: unknown }).value)}`);
+        return Promise.resolve(object);
+      },
+    } as unknown as KubeClient;
+    const action = await finalized(client, '/x', object, F, {
+      apply: () => (calls.push('apply'), Promise.resolve(requeueAfter(5))),
+      cleanup: () => (calls.push('cleanup'), Promise.resolve()),
+    });
+    return { calls, action };
+  };
+  const deleted = '2026-01-01T00:00:00Z';
+  const cases: { name: string; object: Object; calls: string[]; action: string }[] = [
+    {
+      name: 'adds the finalizer first and waits for its update',
+      object: { metadata: {} },
+      calls: [`patch ["${F}"]`],
+      action: 'await',
+    },
+    {
+      name: 'applies once the finalizer is on',
+      object: { metadata: { finalizers: [F] } },
+      calls: ['apply'],
+      action: 'requeue',
+    },
+    {
+      name: 'cleans up a deleted object, then lets it go',
+      object: { metadata: { finalizers: ['other', F], deletionTimestamp: deleted } },
+      calls: ['cleanup', 'patch ["other"]'],
+      action: 'await',
+    },
+    {
+      name: 'skips cleanup when its finalizer is absent',
+      object: { metadata: { finalizers: ['other'], deletionTimestamp: deleted } },
+      calls: [],
+      action: 'await',
+    },
+  ];
+  for (const { name, object, calls, action } of cases) {
+    it(name, async () => {
+      const ran = await run(object);
+      assert.deepEqual(ran.calls, calls);
+      assert.equal(ran.action.kind, action);
+    });
   }
 });

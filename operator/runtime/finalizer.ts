@@ -1,8 +1,9 @@
 // Adding and removing a finalizer with JSON Patch `test` operations, so that a concurrent
 // change of the finalizer list makes the patch fail (and the reconcile retry) instead of
 // silently dropping someone else's finalizer.
-import { transient } from '../../core/errors.ts';
+import { HooklineError } from '../../core/errors.ts';
 import { KubeApiError, type KubeClient } from '../../core/kube/client.ts';
+import { awaitChange, type Action } from './controller.ts';
 
 interface WithFinalizers {
   metadata: { finalizers?: string[]; resourceVersion?: string };
@@ -48,8 +49,38 @@ export async function setFinalizer<T extends WithFinalizers>(
   } catch (error) {
     // A failed `test` (422): the object changed since it was read; the next read decides again.
     if (error instanceof KubeApiError && error.status === 422) {
-      throw transient('FinalizerConflict', `the finalizers of ${path} changed meanwhile`, error);
+      throw new HooklineError('FinalizerConflict', `the finalizers of ${path} changed meanwhile`, error);
     }
     throw error;
   }
+}
+
+export interface FinalizerFlow<T> {
+  /** Brings the world to what the object asks for; runs only once the finalizer is on it. */
+  apply(object: T): Promise<Action>;
+  /** Deletes what `apply` made; runs only while Hookline's finalizer is on a deleted object. */
+  cleanup(object: T): Promise<void>;
+}
+
+/**
+ * The apply/cleanup flow of a finalized resource (after kube-rs's `finalizer`): a deleted
+ * object is cleaned up and let go; one that is not yet deleted first gets the finalizer
+ * (its update brings the next reconcile) and is then applied. A deleted object without
+ * Hookline's finalizer is none of Hookline's business any more: nothing runs.
+ */
+export async function finalized<T extends WithFinalizers & { metadata: { deletionTimestamp?: string } }>(
+  client: KubeClient,
+  path: string,
+  object: T,
+  finalizer: string,
+  flow: FinalizerFlow<T>,
+): Promise<Action> {
+  if (object.metadata.deletionTimestamp) {
+    if (!hasFinalizer(object, finalizer)) return awaitChange();
+    await flow.cleanup(object);
+    await setFinalizer(client, path, object, finalizer, false);
+    return awaitChange();
+  }
+  if (await setFinalizer(client, path, object, finalizer, true)) return awaitChange();
+  return flow.apply(object);
 }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { errorMessage } from '../../core/errors.ts';
 import { isConflict, isNotFound, resourcePath, type KubeClient } from '../../core/kube/client.ts';
+import { Retry, systemClock, type Clock } from '../../core/retry.ts';
 import { kubeMicroTime } from '../../core/time.ts';
 
 interface Lease {
@@ -30,18 +31,20 @@ export interface LeaderElectionOptions {
   renewDeadlineMs: number;
   retryPeriodMs: number;
   logger: Logger;
-  now?: () => number;
+  /** Reads the time and sleeps the retry period; tests pass one that does not wait. */
+  clock?: Clock;
 }
 
 export class LeaderElector {
   readonly #o: LeaderElectionOptions;
   readonly #path: string;
+  readonly #clock: Clock;
   #observedRecord = '';
   #observedAt = 0;
-  #leading = false;
 
   constructor(options: LeaderElectionOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? systemClock;
     this.#path = resourcePath({
       group: 'coordination.k8s.io',
       version: 'v1',
@@ -51,18 +54,10 @@ export class LeaderElector {
     });
   }
 
-  get leading(): boolean {
-    return this.#leading;
-  }
-
-  #now(): number {
-    return this.#o.now?.() ?? Date.now();
-  }
-
   /** One attempt to take or renew the lease; true when this candidate holds it afterwards. */
   async tryAcquireOrRenew(): Promise<boolean> {
     const { client, namespace, name, identity, leaseDurationMs } = this.#o;
-    const now = this.#now();
+    const now = this.#clock.now();
     const existing = await client.find<Lease>(this.#path);
     const spec: Lease['spec'] = {
       holderIdentity: identity,
@@ -123,41 +118,35 @@ export class LeaderElector {
    */
   async run(lead: (lost: AbortSignal) => Promise<void>, stop: AbortSignal): Promise<'stopped' | 'lost'> {
     const { retryPeriodMs, renewDeadlineMs, logger } = this.#o;
-    const sleep = (ms: number) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        stop.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-      });
+    const campaign = new Retry({ kind: 'fixed', ms: retryPeriodMs }, { clock: this.#clock });
     while (!stop.aborted) {
       const acquired = await this.tryAcquireOrRenew().catch((error: unknown) => {
         logger.warn({ err: errorMessage(error) }, 'Could not reach the leader lease');
         return false;
       });
       if (acquired) break;
-      await sleep(retryPeriodMs);
+      await campaign.wait(stop);
     }
     if (stop.aborted) return 'stopped';
 
-    this.#leading = true;
     logger.info('Became leader');
     const lost = new AbortController();
     const leading = lead(lost.signal);
-    let lastRenew = this.#now();
+    let lastRenew = this.#clock.now();
     let outcome: 'stopped' | 'lost' = 'stopped';
     while (!stop.aborted) {
-      await sleep(retryPeriodMs);
+      await this.#clock.sleep(retryPeriodMs, stop); // renews once per retry period
       if (stop.aborted) break;
       const renewed = await this.tryAcquireOrRenew().catch((error: unknown) => {
         logger.warn({ err: errorMessage(error) }, 'Could not renew the leader lease');
         return false;
       });
-      if (renewed) lastRenew = this.#now();
-      else if (this.#now() - lastRenew > renewDeadlineMs) {
+      if (renewed) lastRenew = this.#clock.now();
+      else if (this.#clock.now() - lastRenew > renewDeadlineMs) {
         outcome = 'lost';
         break;
       }
     }
-    this.#leading = false;
     lost.abort();
     await leading;
     if (outcome === 'stopped') await this.release();
@@ -176,7 +165,7 @@ export class LeaderElector {
           ...existing.spec,
           holderIdentity: null,
           leaseDurationSeconds: 1,
-          renewTime: kubeMicroTime(this.#now()),
+          renewTime: kubeMicroTime(this.#clock.now()),
         },
       });
     } catch (error) {

@@ -34,10 +34,6 @@ export class WorkQueue {
     return this.#ready.length;
   }
 
-  get inFlight(): number {
-    return this.#running;
-  }
-
   /** Queues the key now. A pending delayed add of the same key is dropped. */
   add(key: string): void {
     if (this.#stopped) return;

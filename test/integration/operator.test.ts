@@ -176,7 +176,6 @@ describe('the operator', () => {
     const channel = await connection.createChannel();
     await channel.deleteQueue(queue);
     await connection.close();
-    const began = Date.now();
     await eventually(
       'the queue to come back with its bindings',
       async () => ((await bindings(queue)).length === 3 ? true : undefined),
@@ -184,7 +183,6 @@ describe('the operator', () => {
         timeoutMs: 15_000,
       },
     );
-    assert.ok(Date.now() - began < 3000 + 5000, `came back after ${Date.now() - began} ms (resync 3 s)`);
   });
 
   it('says SecretNotFound, SourceNotFound and BrokerUnreachable, and recovers from each by itself', async () => {

@@ -1,0 +1,80 @@
+// The dispatcher's own small interface to RabbitMQ (publish with confirms, consume, inspect,
+// purge), so that the client library can be swapped. session.ts implements it on amqplib
+// and exports it again, for the code that imports it from there.
+
+export interface MessageProperties {
+  messageId?: string;
+  timestamp?: number;
+  type?: string;
+  contentType?: string;
+  headers?: Record<string, unknown>;
+  expiration?: string;
+  persistent?: boolean;
+}
+
+export interface PublishOptions {
+  /** The broker must route the message to a queue; one it cannot route fails with Unroutable. */
+  mandatory?: boolean;
+}
+
+export interface Delivery {
+  body: Buffer;
+  exchange: string;
+  routingKey: string;
+  redelivered: boolean;
+  properties: MessageProperties;
+  ack(): void;
+  /** Returns the message to its queue (requeue) or drops it. */
+  nack(requeue: boolean): void;
+}
+
+export interface Consumer {
+  /** Resolves when the consumer's channel closes (by close(), or because the connection dropped). */
+  readonly closed: Promise<void>;
+  /** Stops new deliveries; messages in hand can still be acknowledged. */
+  cancel(): Promise<void>;
+  /** Closes the channel: unacknowledged messages go back to the queue. */
+  close(): Promise<void>;
+}
+
+export interface BrokerSession {
+  ready(): Promise<void>;
+  readonly connected: boolean;
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    properties?: MessageProperties,
+    options?: PublishOptions,
+  ): Promise<void>;
+  sendToQueue(
+    queue: string,
+    body: Buffer,
+    properties?: MessageProperties,
+    options?: PublishOptions,
+  ): Promise<void>;
+  consume(
+    queue: string,
+    options: { prefetch: number; exclusive?: boolean },
+    onMessage: (d: Delivery) => void,
+  ): Promise<Consumer>;
+  messageCount(queue: string): Promise<number | undefined>;
+  purge(queue: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * A mandatory message the broker could not route (returned), or an exchange that does not
+ * exist: it was not stored anywhere, so the message it replaces must be kept.
+ */
+export class Unroutable extends Error {
+  readonly code = 'Unroutable';
+}
+
+/** Marks each mandatory publish so that a basic.return can be matched to its confirm. */
+export const PUBLISH_MARK = 'x-hookline-publish';
+
+/** A consumer refused because another one holds the queue exclusively (RabbitMQ 403). */
+export class ExclusiveConsumerTaken extends Error {
+  readonly code = 'ExclusiveConsumerTaken';
+}

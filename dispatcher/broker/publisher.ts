@@ -1,0 +1,117 @@
+// The session's publishing face: one confirm channel per connection, every message
+// persistent and confirmed; a mandatory one the broker returned, or one sent to an exchange
+// that does not exist, fails with Unroutable.
+import type amqp from 'amqplib';
+import { PUBLISH_MARK, Unroutable, type MessageProperties, type PublishOptions } from './contract.ts';
+
+type Send = (
+  channel: amqp.ConfirmChannel,
+  options: amqp.Options.Publish,
+  callback: (error: unknown) => void,
+) => void;
+
+export interface ConfirmPublisher {
+  /** Opens the confirm channel of a new connection. */
+  open(connection: amqp.ChannelModel): Promise<void>;
+  /** Forgets the channel of a connection that closed. */
+  forget(): void;
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    properties: MessageProperties,
+    options: PublishOptions,
+  ): Promise<void>;
+  sendToQueue(
+    queue: string,
+    body: Buffer,
+    properties: MessageProperties,
+    options: PublishOptions,
+  ): Promise<void>;
+}
+
+export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): ConfirmPublisher {
+  let publisher: amqp.ConfirmChannel | undefined;
+  /** Marks of mandatory messages the broker returned; read when their confirm arrives (after the return). */
+  const returned = new Set<string>();
+  let marks = 0;
+  /** The last error that closed a publisher channel: a 404 means the exchange does not exist. */
+  let publisherError: { code?: number; message: string } | undefined;
+
+  async function openPublisher(c: amqp.ChannelModel): Promise<amqp.ConfirmChannel> {
+    const channel = await c.createConfirmChannel();
+    publisherError = undefined;
+    channel.on('error', (error: Error & { code?: number }) => (publisherError = error));
+    channel.on('return', (message: amqp.Message) => {
+      const mark = message.properties.headers?.[PUBLISH_MARK] as unknown;
+      if (typeof mark === 'string') returned.add(mark);
+    });
+    channel.once('close', () => {
+      if (publisher === channel) publisher = undefined;
+    });
+    return channel;
+  }
+
+  async function confirmChannel(): Promise<amqp.ConfirmChannel> {
+    const c = await current();
+    publisher ??= await openPublisher(c);
+    return publisher;
+  }
+
+  async function publishConfirmed(
+    send: Send,
+    properties: MessageProperties,
+    options: PublishOptions,
+    target: string,
+  ): Promise<void> {
+    const channel = await confirmChannel();
+    const mark = options.mandatory ? `${process.pid}.${++marks}` : undefined;
+    const publishOptions: amqp.Options.Publish = {
+      persistent: true,
+      ...properties,
+      ...(mark ? { mandatory: true, headers: { ...properties.headers, [PUBLISH_MARK]: mark } } : {}),
+    };
+    let failure: Error | undefined;
+    await new Promise<void>((resolve, reject) =>
+      send(channel, publishOptions, (error) =>
+        error
+          ? reject(error instanceof Error ? error : new Error('the broker did not confirm the message'))
+          : resolve(),
+      ),
+    ).catch((error: unknown) => (failure = error instanceof Error ? error : new Error(String(error))));
+    // RabbitMQ sends a mandatory message's basic.return before its confirm.
+    const wasReturned = mark !== undefined && returned.delete(mark);
+    if (failure !== undefined) {
+      if (publisherError?.code === 404)
+        throw new Unroutable(`${target} does not exist: ${publisherError.message}`, { cause: failure });
+      throw failure;
+    }
+    if (wasReturned) throw new Unroutable(`the broker could not route the message to ${target}`);
+  }
+
+  return {
+    async open(c) {
+      publisher = await openPublisher(c);
+    },
+    forget() {
+      publisher = undefined;
+    },
+    async publish(exchange, routingKey, body, properties, options) {
+      await publishConfirmed(
+        (channel, publishOptions, callback) =>
+          channel.publish(exchange, routingKey, body, publishOptions, callback),
+        properties,
+        options,
+        `exchange "${exchange}" (routing key "${routingKey}")`,
+      );
+    },
+    async sendToQueue(queue, body, properties, options) {
+      await publishConfirmed(
+        (channel, publishOptions, callback) => channel.sendToQueue(queue, body, publishOptions, callback),
+        properties,
+        options,
+        `queue "${queue}"`,
+      );
+    },
+  };
+}

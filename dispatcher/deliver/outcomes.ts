@@ -1,0 +1,114 @@
+// What became of each event of one Webhook, kept twice: in the Webhook's metric series
+// (bound once, so that the hot path computes no label keys) and in the status the writer
+// sends back. Also the throttled report of events kept because the broker refused what
+// would have replaced them.
+import type { Clock } from '../../core/retry.ts';
+import type { DispatcherMetrics } from '../metrics.ts';
+import type { AttemptRecord } from '../status/delta.ts';
+import type { StatusWriter } from '../status/writer.ts';
+import type { Decision } from './policy.ts';
+
+/** 'skipped': given back to its queue; 'returned': kept because its replacement was unroutable. */
+export type Handled = Decision['kind'] | 'filtered' | 'skipped' | 'returned';
+
+/** An attempt as its status record tells it, before its outcome. */
+export type Attempt = Omit<AttemptRecord, 'outcome' | 'error' | 'deadLettered'>;
+
+/** An unroutable retry or dead letter is reported at most this often. */
+const UNROUTABLE_REPORT_MS = 60_000;
+
+export interface OutcomeDeps {
+  webhook: { namespace: string; name: string };
+  metrics: DispatcherMetrics;
+  status: StatusWriter;
+  clock: Clock;
+  onUnroutable?: (message: string) => void;
+}
+
+export class Outcomes {
+  readonly #webhook: string;
+  readonly #d: OutcomeDeps;
+  readonly #series: {
+    succeeded: { inc(): void };
+    retried: { inc(): void };
+    failed: { inc(): void };
+    deadLettered: { inc(): void };
+    filtered: { inc(): void };
+    seconds: { observe(value: number): void };
+    inFlight: { set(value: number): void };
+    unroutable: { inc(): void };
+  };
+  #lastUnroutableReport = 0;
+
+  constructor(deps: OutcomeDeps) {
+    this.#d = deps;
+    this.#webhook = deps.webhook.name;
+    const { metrics } = deps;
+    const labels = { namespace: deps.webhook.namespace, webhook: deps.webhook.name };
+    const outcome = (name: string) => metrics.deliveries.bind({ ...labels, outcome: name });
+    this.#series = {
+      succeeded: outcome('succeeded'),
+      retried: outcome('retried'),
+      failed: outcome('failed'),
+      deadLettered: outcome('dead_lettered'),
+      filtered: outcome('filtered'),
+      seconds: metrics.deliverySeconds.bind(labels),
+      inFlight: metrics.inFlight.bind(labels),
+      unroutable: metrics.unroutable.bind(labels),
+    };
+  }
+
+  inFlight(count: number): void {
+    this.#series.inFlight.set(count);
+  }
+
+  /** How long the receiver took to answer (or not). */
+  took(durationMs: number): void {
+    this.#series.seconds.observe(durationMs / 1000);
+  }
+
+  /** An event that could never be an attempt (not JSON, too large) was dead-lettered. */
+  unusable(): void {
+    this.#d.status.deadLettered(this.#webhook);
+    this.#series.deadLettered.inc();
+  }
+
+  filtered(): void {
+    this.#d.status.filtered(this.#webhook);
+    this.#series.filtered.inc();
+  }
+
+  succeeded(attempt: Attempt): void {
+    this.#d.status.record(this.#webhook, { ...attempt, outcome: 'Succeeded' });
+    this.#series.succeeded.inc();
+  }
+
+  retrying(attempt: Attempt, reason: string): void {
+    this.#d.status.record(this.#webhook, { ...attempt, outcome: 'Retrying', error: reason });
+    this.#series.retried.inc();
+  }
+
+  failed(attempt: Attempt, reason: string, deadLettered: boolean): void {
+    this.#d.status.record(this.#webhook, {
+      ...attempt,
+      outcome: deadLettered ? 'DeadLettered' : 'Failed',
+      error: reason,
+      deadLettered,
+    });
+    this.#series.failed.inc();
+  }
+
+  /** The Webhook is disabled from now on, with why. */
+  disabled(message: string): void {
+    this.#d.status.disable(this.#webhook, message, new Date(this.#d.clock.now()));
+  }
+
+  /** The broker could not route what would replace an event; reported at most once a minute. */
+  unroutable(message: string): void {
+    this.#series.unroutable.inc();
+    const now = this.#d.clock.now();
+    if (now - this.#lastUnroutableReport < UNROUTABLE_REPORT_MS) return;
+    this.#lastUnroutableReport = now;
+    this.#d.onUnroutable?.(message);
+  }
+}

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { delayRoutingKey, webhookQueues } from '../../core/rabbit/topology.ts';
+import {
+  PUBLISH_MARK,
+  type BrokerSession,
+  type Delivery,
+  type MessageProperties,
+  type PublishOptions,
+} from '../broker/session.ts';
+import { HEADER, type EventMeta } from './event.ts';
+import { carried, deadLetter, nextAttempt, publishDelayed, renewHead, sendToHead } from './republish.ts';
+
+function aDelivery(headers: Record<string, unknown>): Delivery {
+  return {
+    body: Buffer.from('{"id":1}'),
+    exchange: 'x',
+    routingKey: 'order.created',
+    redelivered: false,
+    properties: { messageId: 'm1', type: 'order.created', contentType: 'application/json', headers },
+    ack: () => undefined,
+    nack: () => undefined,
+  };
+}
+
+/** A session that records what was sent where. */
+function aSession() {
+  const sent: { to: string; body: string; properties: MessageProperties; mandatory?: boolean }[] = [];
+  const record = (to: string, body: Buffer, properties: MessageProperties, options?: PublishOptions) => {
+    sent.push({ to, body: body.toString(), properties, mandatory: options?.mandatory });
+    return Promise.resolve();
+  };
+  const session = {
+    publish: (exchange: string, key: string, ...rest: [Buffer, MessageProperties, PublishOptions?]) =>
+      record(`${exchange} ${key}`, ...rest),
+    sendToQueue: record,
+  } as unknown as BrokerSession;
+  return { session, sent };
+}
+
+const meta: EventMeta = { id: 'evt_1', type: 'order.created', attempt: 2, firstSeen: 1000 };
+const topology = webhookQueues('shop', 'orders');
+const fromBroker = {
+  'x-death': [{}],
+  'x-first-death-queue': 'q',
+  [PUBLISH_MARK]: '1.2',
+  [HEADER.dueAt]: 5,
+  'x-custom': 'kept',
+};
+
+describe('republish', () => {
+  it("carries the message's identity and own headers, never the broker's or earlier publishes'", () => {
+    assert.deepEqual(carried(aDelivery(fromBroker)), {
+      messageId: 'm1',
+      type: 'order.created',
+      contentType: 'application/json',
+      headers: { 'x-custom': 'kept' },
+    });
+  });
+
+  it('numbers the next attempt and keeps when the event was first seen', () => {
+    const { headers } = nextAttempt(aDelivery(fromBroker), meta);
+    assert.deepEqual(headers, {
+      'x-custom': 'kept',
+      [HEADER.eventId]: 'evt_1',
+      [HEADER.eventType]: 'order.created',
+      [HEADER.attempt]: 3,
+      [HEADER.firstSeen]: 1000,
+    });
+  });
+
+  it('sends the next attempt through the delay exchange, or to the head queue with its due time', async () => {
+    const { session, sent } = aSession();
+    const delivery = aDelivery(fromBroker);
+    const properties = nextAttempt(delivery, meta);
+    await publishDelayed(session, topology, delivery, properties, 3000);
+    await sendToHead(session, topology.headQueue, delivery, properties, 9000);
+    assert.equal(
+      sent[0]!.to,
+      `${topology.delayExchange} ${delayRoutingKey(3000, topology.delayDestination)}`,
+    );
+    assert.equal(sent[0]!.properties.headers?.[HEADER.dueAt], undefined);
+    assert.equal(sent[1]!.to, topology.headQueue);
+    assert.equal(sent[1]!.properties.headers?.[HEADER.dueAt], 9000);
+    assert.ok(sent.every((s) => s.mandatory === true && s.body === '{"id":1}'));
+  });
+
+  it('dead-letters with the reason (cut to 1000 characters) and the time', async () => {
+    const { session, sent } = aSession();
+    const at = new Date('2030-01-01T00:00:00Z');
+    await deadLetter(session, topology.deadLetterQueue, aDelivery(fromBroker), meta, 'x'.repeat(2000), at);
+    const { to, properties } = sent[0]!;
+    assert.equal(to, topology.deadLetterQueue);
+    assert.equal(properties.messageId, 'evt_1');
+    assert.equal((properties.headers?.[HEADER.reason] as string).length, 1000);
+    assert.equal(properties.headers?.[HEADER.deadLetteredAt], '2030-01-01T00:00:00.000Z');
+    assert.equal(properties.headers?.[HEADER.attempt], 2);
+    assert.equal(properties.headers?.['x-death'], undefined);
+  });
+
+  it('renews a held head event with all its headers, its due time included', async () => {
+    const { session, sent } = aSession();
+    await renewHead(session, topology.headQueue, aDelivery(fromBroker));
+    assert.deepEqual(sent[0]!.properties.headers, fromBroker);
+  });
+});

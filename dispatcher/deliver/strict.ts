@@ -1,0 +1,167 @@
+// Strict delivery of one Webhook: one replica at a time, the exclusive consumer on the head
+// queue being the lock. The event being retried waits in the head queue with the time it is
+// due, and the main queue is not consumed until it was delivered or failed for good, so
+// later events wait in order. Head and main deliveries run one at a time.
+import type { Logger } from 'pino';
+import { errorMessage } from '../../core/errors.ts';
+import { Retry, type Clock, type RetrySchedule } from '../../core/retry.ts';
+import {
+  ExclusiveConsumerTaken,
+  type BrokerSession,
+  type Consumer,
+  type Delivery,
+  type MessageProperties,
+} from '../broker/session.ts';
+import type { HookConfig } from '../hooks.ts';
+import { unlessAborted } from './abort.ts';
+import { HEADER } from './event.ts';
+import type { Handled } from './outcomes.ts';
+import { renewHead, sendToHead } from './republish.ts';
+
+/** A held head event is put back before the broker's consumer timeout (30 min by default). */
+const HEAD_RENEW_MS = 15 * 60_000;
+/** How often a replica that does not hold a Strict hook's lock tries to take it. */
+const STANDBY_RETRY: RetrySchedule = { kind: 'fixed', ms: 5000 };
+
+export interface StrictDeps {
+  config: HookConfig;
+  session: BrokerSession;
+  logger: Logger;
+  clock: Clock;
+  /** Aborts when the worker stops. */
+  stopped: AbortSignal;
+  /** True once the worker disabled its Webhook: the main queue is not consumed any more. */
+  disabled: () => boolean;
+  /** The worker's handling of one event, the same in both orderings. */
+  handle: (delivery: Delivery) => Promise<Handled>;
+}
+
+export class StrictLane {
+  readonly #d: StrictDeps;
+  readonly #standby: Retry;
+  /** The main queue's consumer, while the head queue is empty. */
+  #main: Consumer | undefined;
+  /** Deliveries run one at a time, head and main alike. */
+  #turn: Promise<unknown> = Promise.resolve();
+  #headTimer: NodeJS.Timeout | undefined;
+
+  constructor(deps: StrictDeps) {
+    this.#d = deps;
+    this.#standby = new Retry(STANDBY_RETRY, { clock: deps.clock });
+  }
+
+  get #running(): boolean {
+    return !this.#d.stopped.aborted;
+  }
+
+  /** Takes the lock, delivers while it holds it, stands by while another replica does; until stopped. */
+  async run(): Promise<void> {
+    const { session, logger, stopped } = this.#d;
+    const { headQueue } = this.#d.config.topology;
+    while (this.#running) {
+      let head: Consumer | undefined;
+      try {
+        await session.ready();
+        // The head queue's exclusive consumer is the lock: one replica delivers this hook.
+        head = await session.consume(headQueue, { prefetch: 1, exclusive: true }, (d) => {
+          void this.#serially(() => this.#onHead(d));
+        });
+        this.#standby.succeeded();
+        if (!this.#running) break;
+        logger.info('Delivering in strict order');
+        // Only the lock's holder puts events in the head queue: one that is there now was
+        // left by an earlier holder, and arrives on the consumer above.
+        if (((await session.messageCount(headQueue)) ?? 0) === 0)
+          await this.#serially(() => this.#resumeMain());
+        await unlessAborted(head.closed, stopped);
+      } catch (error) {
+        if (error instanceof ExclusiveConsumerTaken) {
+          logger.debug('Another replica delivers this hook in strict order; standing by');
+        } else {
+          logger.warn({ err: errorMessage(error) }, 'Strict delivery interrupted; resuming');
+        }
+        await this.#standby.wait(stopped);
+      } finally {
+        clearTimeout(this.#headTimer);
+        await this.#pauseMain();
+        if (head) {
+          await head.cancel();
+          await this.#turn;
+          await head.close();
+        }
+        const main = this.#main;
+        this.#main = undefined;
+        await main?.close();
+      }
+    }
+  }
+
+  /** Puts the next attempt in the head queue, due in `delayMs`; later events stay in the queue until it is done. */
+  async retry(
+    delivery: Delivery,
+    properties: MessageProperties & { headers: Record<string, unknown> },
+    delayMs: number,
+  ): Promise<void> {
+    await this.#pauseMain();
+    const dueAt = this.#d.clock.now() + delayMs;
+    await sendToHead(this.#d.session, this.#d.config.topology.headQueue, delivery, properties, dueAt);
+  }
+
+  #serially(step: () => Promise<unknown>): Promise<void> {
+    const next = this.#turn.then(step, step);
+    this.#turn = next.catch(() => undefined);
+    return next.then(
+      () => undefined,
+      (error: unknown) => this.#d.logger.warn({ err: errorMessage(error) }, 'Strict delivery step failed'),
+    );
+  }
+
+  /** Consume the main queue, one event in hand at a time. */
+  async #resumeMain(): Promise<void> {
+    if (!this.#running || this.#main || this.#d.disabled()) return;
+    this.#main = await this.#d.session.consume(this.#d.config.topology.queue, { prefetch: 1 }, (d) => {
+      void this.#serially(() => this.#d.handle(d));
+    });
+  }
+
+  /** Stop taking events from the main queue; the one in hand can still be acknowledged. */
+  async #pauseMain(): Promise<void> {
+    await this.#main?.cancel();
+  }
+
+  /** The head event, when it is due; held (and renewed before the consumer timeout) until then. */
+  async #onHead(delivery: Delivery): Promise<void> {
+    await this.#pauseMain();
+    const due = Number(delivery.properties.headers?.[HEADER.dueAt] ?? 0);
+    const wait = Number.isFinite(due) ? due - this.#d.clock.now() : 0;
+    if (wait > 0) {
+      this.#headTimer = setTimeout(
+        () =>
+          void this.#serially(async () => {
+            if (wait > HEAD_RENEW_MS) await this.#renewHead(delivery);
+            else await this.#deliverHead(delivery);
+          }),
+        Math.min(wait, HEAD_RENEW_MS),
+      );
+      return;
+    }
+    await this.#deliverHead(delivery);
+  }
+
+  async #renewHead(delivery: Delivery): Promise<void> {
+    await renewHead(this.#d.session, this.#d.config.topology.headQueue, delivery);
+    delivery.ack();
+  }
+
+  async #deliverHead(delivery: Delivery): Promise<void> {
+    const outcome = await this.#d.handle(delivery);
+    // Later events may go once the head event is done with. After a retry it is back in
+    // the head queue; when it was given back (broker trouble, disabled) it comes again.
+    if (outcome === 'delivered' || outcome === 'failed' || outcome === 'filtered') {
+      const old = this.#main;
+      this.#main = undefined;
+      await old?.close();
+      await this.#resumeMain();
+    }
+  }
+}

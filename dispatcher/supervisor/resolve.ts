@@ -1,0 +1,116 @@
+// The supervisor's resolve step, apart from its scheduling: what the Webhooks of the source
+// are resolved against, which of them are deliverable now, what a running worker depends
+// on, and a Webhook's configuration or why it cannot be called. No I/O but the Secrets.
+import { EventSource, type EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
+import { validate } from '../../core/api/validate.ts';
+import type { RawObject } from '../../core/kube/objects.ts';
+import { ingestExchangeName } from '../../core/rabbit/topology.ts';
+import { policyOf, sourceOf } from '../../core/references.ts';
+import { resolveHook, type Resolved } from '../hooks.ts';
+import type { SecretReader } from '../secrets.ts';
+
+/** What every Webhook of this source is resolved against. */
+export interface ResolveTarget {
+  sourceVersion: string;
+  exchange: string;
+  maxEventBytes: number;
+}
+
+/** Objects by `namespace/name`, as an informer's cache holds them. */
+export interface ObjectCache {
+  get(key: string): RawObject | undefined;
+}
+
+/** The largest event a source takes when its spec does not say. */
+const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
+
+/** The source's spec (once it is valid) and what its Webhooks are resolved against. */
+export function sourceTarget(
+  namespace: string,
+  source: string,
+  raw: RawObject | undefined,
+): { spec: EventSourceSpec | undefined; target: ResolveTarget } {
+  const parsed = raw ? validate(EventSource, raw) : undefined;
+  const spec = parsed?.ok ? parsed.value.spec : undefined;
+  return {
+    spec,
+    target: {
+      sourceVersion: raw?.metadata.resourceVersion ?? '-',
+      exchange: spec?.rabbitmq?.exchange ?? ingestExchangeName(namespace, source),
+      maxEventBytes: spec?.dispatcher.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+    },
+  };
+}
+
+export interface Deliverable {
+  /** After hooks by name: each gets a worker. */
+  after: Map<string, RawObject>;
+  /** Before hooks by name: the gate calls them. */
+  before: Map<string, RawObject>;
+  /** Webhooks the API shows disabled: no longer to be remembered as disabled by this replica. */
+  shownDisabled: string[];
+}
+
+/**
+ * The Webhooks of `source` to deliver to: not being deleted, not suspended, and not disabled,
+ * neither in the API nor by this replica at their current generation (`disabledHere`, kept
+ * until the status write shows it).
+ */
+export function deliverable(
+  webhooks: Iterable<RawObject>,
+  source: string,
+  disabledHere: ReadonlyMap<string, number | undefined>,
+): Deliverable {
+  const found: Deliverable = { after: new Map(), before: new Map(), shownDisabled: [] };
+  for (const webhook of webhooks) {
+    const { name, generation, deletionTimestamp } = webhook.metadata;
+    const spec = webhook.spec as { phase?: string; suspend?: boolean } | undefined;
+    const status = webhook.status as { disabled?: boolean } | undefined;
+    if (sourceOf(webhook) !== source || deletionTimestamp) continue;
+    if (status?.disabled) found.shownDisabled.push(name);
+    const disabledByUs = disabledHere.has(name) && disabledHere.get(name) === generation;
+    if (spec?.suspend || status?.disabled || disabledByUs) continue;
+    (spec?.phase === 'Before' ? found.before : found.after).set(name, webhook);
+  }
+  return found;
+}
+
+/**
+ * What a Webhook's worker depends on, cheaply: its generation, the policy's and the source's
+ * versions, and the Secrets epoch. A status write changes none of these.
+ */
+export function inputsOf(
+  raw: RawObject,
+  { namespace, policies }: { namespace: string; policies: ObjectCache },
+  sourceVersion: string,
+  secretsEpoch: number,
+): string {
+  const policy = policies.get(`${namespace}/${policyOf(raw)}`);
+  return [raw.metadata.generation, policy?.metadata.resourceVersion ?? '-', sourceVersion, secretsEpoch].join(
+    '|',
+  );
+}
+
+export interface ResolveDeps {
+  policies: ObjectCache;
+  secrets: SecretReader;
+  allowHttpUrls: boolean;
+}
+
+/** A Webhook's configuration, or why it cannot be called (plain http included). */
+export async function resolveWebhook(
+  raw: RawObject,
+  target: ResolveTarget,
+  deps: ResolveDeps,
+): Promise<Resolved> {
+  const resolved = await resolveHook({
+    raw,
+    policies: deps.policies,
+    secrets: deps.secrets,
+    sourceExchange: target.exchange,
+    maxEventBytes: target.maxEventBytes,
+  });
+  if (resolved.ok && resolved.config.url.protocol === 'http:' && !deps.allowHttpUrls)
+    return { ok: false, reason: 'plain http is not allowed' };
+  return resolved;
+}

@@ -1,0 +1,191 @@
+// EventSource controller: the dispatcher Deployment and what it runs with, the ingest
+// exchange of kafka and http sources, and a status that says whether all of it is in place
+// and whether the dispatcher's replicas are ready (from the Deployment's status; a change
+// of it triggers a reconcile through the Deployment informer).
+import { EventSource } from '../../../core/api/v1alpha1/eventsource.ts';
+import { validate } from '../../../core/api/validate.ts';
+import { HooklineError, errorMessage, reportedCondition } from '../../../core/errors.ts';
+import { resourcePath } from '../../../core/kube/client.ts';
+import type { RawObject } from '../../../core/kube/objects.ts';
+import { namespaceOf } from '../../../core/names.ts';
+import { secretNamesOf, sourceSecretRefs } from '../../../core/secret-refs.ts';
+import { awaitChange, type Action, type ReconcileContext } from '../../runtime/controller.ts';
+import type { OperatorContext } from '../context.ts';
+import { FinalizedController } from '../finalized.ts';
+import { dispatcherObjects } from '../dispatcher-objects.ts';
+import {
+  dispatcherReadiness,
+  type DeploymentState,
+  type DispatcherReadiness,
+} from '../dispatcher-readiness.ts';
+import { brokerSecretName, dispatcherName, hashOf, ingestServiceName, SOURCE_FINALIZER } from '../names.ts';
+import { secretEntry } from '../secrets.ts';
+import { applyOwnedStatus } from '../status.ts';
+import { deleteIngest, ensureIngest } from './ingest.ts';
+import {
+  brokerSecretManifests,
+  desiredStatus,
+  manifestPath,
+  readinessProblem,
+  type InPlace,
+  type NotReady,
+} from './plan.ts';
+
+const PLURAL = 'eventsources';
+
+export class EventSourceController extends FinalizedController {
+  readonly kind = 'EventSource';
+
+  constructor(ctx: OperatorContext) {
+    super(ctx, PLURAL, SOURCE_FINALIZER);
+  }
+
+  protected async apply(raw: RawObject, rc: ReconcileContext): Promise<Action> {
+    const parsed = validate(EventSource, raw);
+    if (!parsed.ok) {
+      await this.#writeStatus(raw, { reason: 'InvalidSpec', message: parsed.message, retry: false });
+      return awaitChange();
+    }
+    const source = parsed.value;
+    const ensured = await this.#ensure(source, rc);
+    const readiness = dispatcherReadiness(
+      'deployment' in ensured ? ensured.deployment : this.#cachedDeployment(raw),
+      source.spec.dispatcher.replicas,
+    );
+    // Not ready yet is no error: the Deployment's status changes, and that brings the next reconcile.
+    const problem = 'reason' in ensured ? ensured : readinessProblem(readiness);
+    await this.#writeStatus(raw, problem, { source, readiness });
+    if (problem?.retry) throw reportedCondition(problem.reason, problem.message);
+    return awaitChange();
+  }
+
+  #cachedDeployment(raw: RawObject): DeploymentState | undefined {
+    return this.ctx.caches.deployments.get(`${namespaceOf(raw)}/${dispatcherName(raw.metadata.name)}`);
+  }
+
+  /** Puts broker topology and children in place; answers what stands in the way, or the Deployment. */
+  async #ensure(source: EventSource, rc: ReconcileContext): Promise<NotReady | InPlace> {
+    const { caches, settings, brokers, client } = this.ctx;
+    const namespace = namespaceOf(source);
+    const refs = sourceSecretRefs(source.spec);
+    const lookups = refs.map((ref) => secretEntry(caches, namespace, ref, ref.field));
+    const values: string[] = [];
+    for (const lookup of lookups) {
+      if (!lookup.ok) return { reason: lookup.reason, message: lookup.message, retry: true };
+      values.push(lookup.value);
+    }
+    const broker = this.ctx.brokerOf.ofSource(source);
+    if (!broker.ok) return { reason: broker.reason, message: broker.message, retry: false };
+
+    try {
+      const problem = await ensureIngest(await brokers.admin(broker.value.uri), source, namespace);
+      if (problem) return problem;
+    } catch (error) {
+      if (error instanceof HooklineError)
+        return { reason: error.reason, message: error.message, retry: true };
+      throw error;
+    }
+
+    const secretNames = new Set<string>(refs.map((ref) => ref.name));
+    for (const webhook of this.#boundWebhooks(namespace, source.metadata.name))
+      for (const name of secretNamesOf(webhook)) secretNames.add(name);
+    const configHash = hashOf({
+      spec: source.spec,
+      secrets: refs.map((ref, i) => [ref.field, ref.key, values[i]]),
+      image: settings.dispatcherImage,
+      brokerUri: broker.value.uri,
+    });
+    const objects = [
+      ...brokerSecretManifests(source, broker.value),
+      ...dispatcherObjects({
+        source,
+        image: settings.dispatcherImage,
+        brokerSecret: broker.value.dispatcherSecret,
+        configHash,
+        secretNames: [...secretNames],
+        delivery: { allowedCidrs: settings.allowedCidrs, allowHttpUrls: settings.allowHttpUrls },
+      }),
+    ];
+    let deployment: DeploymentState | undefined;
+    for (const manifest of objects) {
+      const applied = await client.apply<DeploymentState>(manifestPath(manifest), manifest);
+      if (manifest.kind === 'Deployment') deployment = applied;
+    }
+    if (!source.spec.http)
+      await client.delete(
+        resourcePath({
+          group: '',
+          version: 'v1',
+          plural: 'services',
+          namespace,
+          name: ingestServiceName(source.metadata.name),
+        }),
+      );
+    rc.logger.debug({ objects: objects.length, configHash }, 'Applied dispatcher objects');
+    if (!deployment) throw new Error('the dispatcher objects hold no Deployment');
+    return { deployment };
+  }
+
+  #boundWebhooks(namespace: string, source: string): RawObject[] {
+    return this.ctx.caches.webhooks
+      .list()
+      .filter(
+        (w) =>
+          w.metadata.namespace === namespace &&
+          (w.spec as { sourceRef?: { name?: string } } | undefined)?.sourceRef?.name === source,
+      );
+  }
+
+  async #writeStatus(
+    raw: RawObject,
+    problem: NotReady | undefined,
+    observed?: { source: EventSource; readiness: DispatcherReadiness },
+  ): Promise<void> {
+    const bound = this.#boundWebhooks(namespaceOf(raw), raw.metadata.name).length;
+    await applyOwnedStatus(
+      this.ctx.client,
+      raw,
+      PLURAL,
+      desiredStatus(raw, problem, observed, bound, this.ctx.now()),
+    );
+  }
+
+  /** Deletes what the operator made for the source (there may be no garbage collector). */
+  protected async cleanup(raw: RawObject, rc: ReconcileContext): Promise<void> {
+    const { client, brokers } = this.ctx;
+    const namespace = namespaceOf(raw);
+    const name = raw.metadata.name;
+    const children: [string, string, string, string][] = [
+      ['apps', 'v1', 'deployments', dispatcherName(name)],
+      ['rbac.authorization.k8s.io', 'v1', 'rolebindings', dispatcherName(name)],
+      ['rbac.authorization.k8s.io', 'v1', 'roles', dispatcherName(name)],
+      ['', 'v1', 'serviceaccounts', dispatcherName(name)],
+      ['', 'v1', 'services', ingestServiceName(name)],
+      ['', 'v1', 'secrets', brokerSecretName(name)],
+    ];
+    for (const [group, version, plural, childName] of children) {
+      await client.delete(resourcePath({ group, version, plural, namespace, name: childName }));
+    }
+    // The spec may not be valid any more: read the broker reference loosely.
+    const spec = raw.spec as
+      { rabbitmq?: unknown; broker?: { connectionSecretRef: { name: string; key: string } } } | undefined;
+    if (spec && !spec.rabbitmq) {
+      const uri = this.ctx.brokerOf.ofRef(
+        namespace,
+        spec.broker ? { kind: 'secret', ...spec.broker.connectionSecretRef } : { kind: 'default' },
+        'spec.broker',
+      );
+      if (uri.ok) {
+        try {
+          await deleteIngest(await brokers.admin(uri.value), namespace, name);
+        } catch (error) {
+          rc.logger.warn(
+            { err: errorMessage(error) },
+            'Could not delete the ingest exchange and dead-letter queue; leaving them',
+          );
+        }
+      }
+    }
+    rc.logger.info('Removed dispatcher');
+  }
+}

@@ -1,0 +1,48 @@
+// The Webhook's annotations an operator acts on once per token: hookline.dev/reenable (a
+// disabled Webhook delivers again; a spec change does the same) and hookline.dev/replay
+// (its dead-lettered events go back to its queue with their full retries).
+import type { WebhookStatus } from '../../../core/api/v1alpha1/webhook.ts';
+import { resourcePath } from '../../../core/kube/client.ts';
+import type { RawObject } from '../../../core/kube/objects.ts';
+import { REPLAY_RESETS } from '../../../core/rabbit/headers.ts';
+import type { WebhookTopology } from '../../../core/rabbit/topology.ts';
+import { reenabledStatus } from '../../../core/status/disabled.ts';
+import type { ReconcileContext } from '../../runtime/controller.ts';
+import type { SourceBroker } from '../broker.ts';
+import type { OperatorContext } from '../context.ts';
+import { REENABLE_ANNOTATION } from '../names.ts';
+import { hookRef } from '../status.ts';
+import { reenableRequest, replayRequest } from './plan.ts';
+
+export async function handleAnnotations(
+  ctx: OperatorContext,
+  raw: RawObject,
+  topology: WebhookTopology,
+  broker: SourceBroker,
+  rc: ReconcileContext,
+): Promise<void> {
+  const status = (raw.status ?? {}) as WebhookStatus;
+  const reenable = reenableRequest(raw);
+  if (status.disabled && reenable) {
+    await ctx.client.mergePatch(resourcePath({ ...hookRef(raw, 'webhooks'), subresource: 'status' }), {
+      status: reenabledStatus(),
+    });
+    const why =
+      reenable.token !== undefined ? `annotation ${REENABLE_ANNOTATION}=${reenable.token}` : 'a spec change';
+    rc.logger.info({ why }, 'Re-enabled Webhook');
+    await ctx.recorder.normal(raw, 'Reenabled', `Re-enabled Webhook after ${why}`);
+  }
+  if (replayRequest(raw) !== undefined) {
+    const admin = await ctx.brokers.admin(broker.uri);
+    // A replayed event keeps its id and gets its full retries again.
+    const moved = await admin.moveMessages(topology.deadLetterQueue, topology.queue, {
+      resetHeaders: REPLAY_RESETS,
+    });
+    rc.logger.info({ moved }, 'Replayed dead-lettered events');
+    await ctx.recorder.normal(
+      raw,
+      'Replayed',
+      `Moved ${moved} dead-lettered events back to queue ${topology.queue}`,
+    );
+  }
+}
