@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EventSourceSpec } from './api/v1alpha1/eventsource.ts';
 import type { WebhookSpec } from './api/v1alpha1/webhook.ts';
-import { allWebhookSecretRefs, secretNamesOf, sourceSecretRefs, webhookSecretRefs } from './secret-refs.ts';
+import { secretNamesOf, sourceSecretRefs, webhookSecretRefs } from './secret-refs.ts';
 
 const spec = (partial: Record<string, unknown>) =>
   ({ signing: { scheme: 'standard-webhooks' }, ...partial }) as unknown as WebhookSpec;
@@ -45,8 +45,9 @@ describe('webhookSecretRefs', () => {
       ],
     });
     const jwt = spec({ auth: { jwt: { secretRef: { name: 'k', key: 'secret' } } } });
+    const refs = webhookSecretRefs('w', jwt);
     assert.deepEqual(
-      allWebhookSecretRefs('w', jwt).map((r) => `${r.field} ${r.name}/${r.key}`),
+      [...refs.signing.refs, ...(refs.auth?.refs ?? [])].map((r) => `${r.field} ${r.name}/${r.key}`),
       ['spec.signing w-signing/secret', 'spec.auth.jwt.secretRef k/secret'],
     );
   });

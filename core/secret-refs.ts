@@ -28,12 +28,6 @@ export function webhookSecretRefs(webhook: string, spec: WebhookSpec): WebhookSe
   return { signing: signingRefs(webhook, spec.signing), ...authRefs(spec.auth) };
 }
 
-/** Every entry of `webhookSecretRefs`, signing first. */
-export function allWebhookSecretRefs(webhook: string, spec: WebhookSpec): SecretKeyRef[] {
-  const { signing, auth } = webhookSecretRefs(webhook, spec);
-  return [...signing.refs, ...(auth?.refs ?? [])];
-}
-
 function signingRefs(webhook: string, signing: WebhookSpec['signing']): WebhookSecretRefs['signing'] {
   const { scheme, secretRef } = signing;
   if (scheme === 'none') return { refs: [], generated: false };

@@ -8,6 +8,7 @@ import { HooklineError, errorMessage, reportedCondition } from '../../../core/er
 import { resourcePath } from '../../../core/kube/client.ts';
 import type { RawObject } from '../../../core/kube/objects.ts';
 import { namespaceOf } from '../../../core/names.ts';
+import { sourceOf } from '../../../core/references.ts';
 import { secretNamesOf, sourceSecretRefs } from '../../../core/secret-refs.ts';
 import { awaitChange, type Action, type ReconcileContext } from '../../runtime/controller.ts';
 import type { OperatorContext } from '../context.ts';
@@ -129,11 +130,7 @@ export class EventSourceController extends FinalizedController {
   #boundWebhooks(namespace: string, source: string): RawObject[] {
     return this.ctx.caches.webhooks
       .list()
-      .filter(
-        (w) =>
-          w.metadata.namespace === namespace &&
-          (w.spec as { sourceRef?: { name?: string } } | undefined)?.sourceRef?.name === source,
-      );
+      .filter((w) => w.metadata.namespace === namespace && sourceOf(w) === source);
   }
 
   async #writeStatus(
