@@ -1,6 +1,6 @@
 # One image for the operator and the dispatchers it starts:
 #   docker build -t <registry>/hookline:0.1.0 .
-#   operator:   (default command)          node dispatcher/cli.ts operator
+#   operator:   (default command)          node hookline.ts operator
 #   dispatcher: args ["dispatcher", ...]   what the operator writes into dispatcher Deployments
 # Node runs the TypeScript sources directly (type stripping), so there is no compile step:
 # the build stage only installs the production dependencies.
@@ -32,8 +32,9 @@ COPY package.json ./
 COPY core ./core
 COPY operator ./operator
 COPY dispatcher ./dispatcher
+COPY hookline.ts ./
 
 ENV NODE_ENV=production
 USER 65532:65532
-ENTRYPOINT ["/nodejs/bin/node", "dispatcher/cli.ts"]
+ENTRYPOINT ["/nodejs/bin/node", "hookline.ts"]
 CMD ["operator"]

@@ -45,7 +45,7 @@ export default tseslint.config(
     },
   },
   // Static imports only: `npm run imports` (scripts/imports.ts) also checks dynamic ones and
-  // allows dispatcher/cli.ts, the image's entry point, to start the operator.
+  // sees the entry point hookline.ts, which starts either half, beside them.
   { files: ['core/**/*.ts'], rules: { 'no-restricted-imports': outOf('operator', 'dispatcher') } },
   { files: ['operator/**/*.ts'], rules: { 'no-restricted-imports': outOf('dispatcher') } },
   { files: ['dispatcher/**/*.ts'], rules: { 'no-restricted-imports': outOf('operator') } },

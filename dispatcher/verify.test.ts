@@ -55,7 +55,7 @@ describe('verifyRequest', () => {
 
 describe('hookline sign and verify', () => {
   const run = promisify(execFile);
-  const cli = path.join(import.meta.dirname, 'cli.ts');
+  const cli = path.join(import.meta.dirname, '..', 'hookline.ts');
   function withStdin(args: string[], input: Buffer) {
     const child = run(process.execPath, [cli, ...args]);
     child.child.stdin!.end(input);

@@ -1,6 +1,6 @@
 // The operator process: settings, the API client, leader election, informers feeding the
 // three controllers, probes and metrics, and a clean shutdown on SIGTERM. Nothing runs on
-// import: `hookline operator` (dispatcher/cli.ts) calls runOperator.
+// import: `hookline operator` (hookline.ts) calls runOperator.
 import http from 'node:http';
 import os from 'node:os';
 import * as k8s from '@kubernetes/client-node';

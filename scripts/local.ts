@@ -68,7 +68,7 @@ const logDir = path.join(info.stateDir, 'local');
 fs.mkdirSync(logDir, { recursive: true });
 const operatorLog = path.join(logDir, 'operator.log');
 const operatorOut = fs.openSync(operatorLog, 'a');
-const operator = spawn(process.execPath, [path.join(repo, 'dispatcher/cli.ts'), 'operator'], {
+const operator = spawn(process.execPath, [path.join(repo, 'hookline.ts'), 'operator'], {
   env: {
     ...process.env,
     KUBECONFIG: info.kubeconfig,

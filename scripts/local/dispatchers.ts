@@ -1,7 +1,7 @@
 // Stands in for the kubelet on this machine: follows the dispatcher Deployments the
 // operator writes and runs each replica as a local process, with the container's
 // arguments and environment (Secret references resolved) and the image's entry point
-// mapped to dispatcher/cli.ts. A Deployment whose pod template changed (the operator
+// mapped to hookline.ts. A Deployment whose pod template changed (the operator
 // rolls it when a Secret or the source changes) is restarted; a deleted one is stopped.
 // Each replica gets its own loopback port; http sources are reached there. What the kubelet
 // and the deployment controller would report, the replicas' readiness, goes into each
@@ -186,7 +186,7 @@ export class LocalDispatchers {
     const source = env.HOOKLINE_SOURCE ?? deployment.metadata.name.replace(/^hookline-dispatcher-/, '');
     const log = path.join(this.#o.logDir, `${namespace}.${source}.${replica}.log`);
     const out = fs.openSync(log, 'a');
-    const child = spawn(process.execPath, [path.join(repo, 'dispatcher/cli.ts'), ...args], {
+    const child = spawn(process.execPath, [path.join(repo, 'hookline.ts'), ...args], {
       env: {
         ...process.env,
         ...env,

@@ -801,7 +801,7 @@ describe('the Helm chart on the real kube-apiserver', () => {
       };
       const operator = startProcess(
         `operator-${scope}`,
-        [path.join(repo, 'dispatcher', 'cli.ts'), ...(container.args ?? [])],
+        [path.join(repo, 'hookline.ts'), ...(container.args ?? [])],
         {
           PATH: process.env.PATH,
           KUBECONFIG: await serviceAccountKubeconfig(serviceAccount.namespace, serviceAccount.name),

@@ -4,18 +4,18 @@
 //   hookline dispatcher --namespace --source   run the dispatcher of one EventSource
 //   hookline sign --scheme <scheme> ...        print the headers a delivery of stdin would carry
 //   hookline verify --scheme <scheme> ...      check a captured request the way a receiver would
-import { runSignCommand, runVerifyCommand } from './sign-cli.ts';
+import { runSignCommand, runVerifyCommand } from './dispatcher/sign-cli.ts';
 
 const [command, ...rest] = process.argv.slice(2);
 
 async function main(): Promise<number> {
   switch (command) {
     case 'operator': {
-      const { runOperator } = await import('../operator/main.ts');
+      const { runOperator } = await import('./operator/main.ts');
       return runOperator(rest, process.env);
     }
     case 'dispatcher': {
-      const { runDispatcher } = await import('./main.ts');
+      const { runDispatcher } = await import('./dispatcher/main.ts');
       await runDispatcher(rest, process.env);
       return 0;
     }
