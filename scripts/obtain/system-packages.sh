@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the test environment needs from the system and
-# the machine lacks: RabbitMQ (Erlang comes with it), a JDK and Maven for Kafka, openssl.
-# Go is needed too (to build kube-apiserver, etcd and helm) and must be 1.21 or newer.
-# The system RabbitMQ service is not started: the environment runs a node of its own.
+# the machine lacks: RabbitMQ (Erlang comes with it), a JDK and Maven for Kafka, openssl,
+# Prometheus (prometheus and promtool, for the observability tests).
+# Go is needed too (to build kube-apiserver, etcd, helm and the OpenTelemetry Collector)
+# and must be 1.21 or newer.
+# Neither the system RabbitMQ nor the system Prometheus service is left running: the tests
+# run nodes and servers of their own on loopback ports.
 set -euo pipefail
 
 missing=()
@@ -10,6 +13,7 @@ missing=()
 command -v java >/dev/null || missing+=(default-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 
 if ! command -v go >/dev/null; then
   echo "system-packages: Go is not installed; install Go 1.21 or newer (Debian's golang-go is too old on bookworm)." >&2
@@ -28,7 +32,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "system-packages: installing ${missing[*]} from Debian's packages" >&2
-# Keep the package's own RabbitMQ service from starting while it installs.
+# Keep the packages' own RabbitMQ and Prometheus services from starting while they install.
 policy=/usr/sbin/policy-rc.d
 placed_policy=false
 if [ ! -e "$policy" ]; then
@@ -42,3 +46,9 @@ trap cleanup EXIT
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# policy-rc.d keeps a service from starting, not from being enabled for the next boot:
+# where systemd runs, disable Prometheus's (it would bind :9090) and stop it if it started.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi

@@ -8,6 +8,8 @@ export const versions = {
   etcd: 'v3.6.7',
   helm: 'v3.22.0',
   kafka: '4.2.2',
+  /** OpenTelemetry Collector core release; its stable v1.x modules and contrib's fileexporter follow it. */
+  otelcol: 'v0.161.0',
 } as const;
 
 export interface EnvConfig {

@@ -1,6 +1,8 @@
 // Obtains each component of the test environment from the package registries this
 // project may use, into the cache, once: Go programs are built from the Go module proxy,
-// Kafka's jars come from Maven Central, RabbitMQ from Debian's package.
+// Kafka's jars come from Maven Central, RabbitMQ and Prometheus from Debian's packages.
+// The OpenTelemetry Collector and Prometheus are obtained by the tests that use them
+// (obtainOtelcol, obtainPrometheus), not by obtainAll.
 import fs from 'node:fs';
 import path from 'node:path';
 import { versions, type EnvConfig } from './config.ts';
@@ -35,7 +37,7 @@ async function requireTool(tool: string, component: string, remedy: string): Pro
 
 async function buildGoProgram(
   config: EnvConfig,
-  component: 'kube' | 'etcd' | 'helm',
+  component: 'kube' | 'etcd' | 'helm' | 'otelcol',
   version: string,
   outputDir: string,
   outputs: readonly string[],
@@ -99,6 +101,28 @@ async function obtainKafka(config: EnvConfig): Promise<string> {
   }
   fs.writeFileSync(marker, new Date().toISOString());
   return libs;
+}
+
+/** The OpenTelemetry Collector (OTLP receiver; debug and file exporters), built on first use. */
+export async function obtainOtelcol(config: EnvConfig): Promise<string> {
+  const dir = path.join(config.cacheDir, `otelcol-${versions.otelcol}`);
+  await buildGoProgram(config, 'otelcol', versions.otelcol, dir, ['otelcol']);
+  return path.join(dir, 'otelcol');
+}
+
+export interface PrometheusBinaries {
+  prometheus: string;
+  promtool: string;
+}
+
+/** Prometheus and promtool from Debian's prometheus package. */
+export async function obtainPrometheus(): Promise<PrometheusBinaries> {
+  const remedy =
+    "Install Debian's prometheus package (apt-get install prometheus), or run scripts/obtain/system-packages.sh.";
+  return {
+    prometheus: await requireTool('prometheus', 'prometheus', remedy),
+    promtool: await requireTool('promtool', 'prometheus', remedy),
+  };
 }
 
 function findRabbitmqServer(): string | undefined {
