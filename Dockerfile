@@ -32,6 +32,7 @@ COPY package.json ./
 COPY core ./core
 COPY operator ./operator
 COPY dispatcher ./dispatcher
+COPY cli ./cli
 COPY hookline.ts ./
 
 ENV NODE_ENV=production

@@ -4,6 +4,8 @@
 //   hookline dispatcher --namespace --source   run the dispatcher of one EventSource
 //   hookline sign --scheme <scheme> ...        print the headers a delivery of stdin would carry
 //   hookline verify --scheme <scheme> ...      check a captured request the way a receiver would
+//   hookline status|attempts|reenable|replay|send-test ...
+//                                              what `kubectl hookline` does (cli/main.ts)
 import { runSignCommand, runVerifyCommand } from './dispatcher/sign-cli.ts';
 
 const [command, ...rest] = process.argv.slice(2);
@@ -23,11 +25,20 @@ async function main(): Promise<number> {
       return runSignCommand(rest, process.stdin, process.stdout);
     case 'verify':
       return runVerifyCommand(rest, process.stdin, process.stdout);
+    case 'status':
+    case 'attempts':
+    case 'reenable':
+    case 'replay':
+    case 'send-test': {
+      const { processIo, runCli } = await import('./cli/main.ts');
+      return runCli([command, ...rest], processIo());
+    }
     default:
       process.stderr.write(
-        'usage: hookline operator|dispatcher|sign|verify [flags]\n' +
+        'usage: hookline operator|dispatcher|sign|verify|status|attempts|reenable|replay|send-test [flags]\n' +
           '  hookline sign --scheme <scheme> [--secret-file <file>] [--id <id>] [--timestamp <unix>] [--url <url>] < body\n' +
-          '  hookline verify --scheme <scheme> --secret-file <file> --headers-file <file> [--url <url>] < body\n',
+          '  hookline verify --scheme <scheme> --secret-file <file> --headers-file <file> [--url <url>] < body\n' +
+          '  hookline status|attempts|reenable|replay|send-test ...: see hookline status --help (also kubectl hookline)\n',
       );
       return 2;
   }

@@ -11,6 +11,7 @@ import type { HttpClient } from './deliver/http.ts';
 import { attemptRequest } from './deliver/request.ts';
 import type { HookConfig } from './hooks.ts';
 import type { StatusWriter } from './status/writer.ts';
+import { noTracing, type TraceContext, type Tracing } from './tracing.ts';
 import { kubeTime } from '../core/time.ts';
 
 export interface BeforeHook {
@@ -37,6 +38,8 @@ export interface GateEvent {
   type: string;
   body: Buffer;
   json: unknown;
+  /** The W3C trace context the request came with: the gate's span is its child. */
+  trace?: TraceContext;
 }
 
 export interface HookVerdict {
@@ -62,6 +65,8 @@ export interface GateOptions {
   logger: Logger;
   onVerdict?: (verdict: HookVerdict) => void;
   now?: () => Date;
+  /** Off when not given. */
+  tracing?: Tracing;
 }
 
 /** The Before hooks an event concerns: its type matches one of their patterns and their `match`. */
@@ -98,33 +103,56 @@ export function unavailableHook(name: string, spec: unknown, reason: string): Un
 
 export class BeforeGate {
   readonly #o: GateOptions;
+  readonly #tracing: Tracing;
 
   constructor(options: GateOptions) {
     this.#o = options;
+    this.#tracing = options.tracing ?? noTracing;
   }
 
   async decide(event: GateEvent): Promise<GateDecision> {
     const hooks = this.#o.hooks();
     if (!hooks) return { resolved: false, allowed: false, verdicts: [] };
+    const span = this.#tracing.gate(event.id, event.type, event.trace);
     const unavailable = [...hooks.unavailable].filter((hook) => hook.concerns(event));
     const answers = await Promise.all(
-      matchingHooks(hooks.callable, event).map((hook) => this.#ask(hook, event)),
+      matchingHooks(hooks.callable, event).map((hook) => this.#ask(hook, event, span.context)),
     );
     const verdicts = [...answers, ...unavailable.map((hook) => this.#refuse(hook, event))];
-    return { resolved: true, allowed: verdicts.every((v) => v.allowed), verdicts };
+    const allowed = verdicts.every((v) => v.allowed);
+    if (this.#tracing.enabled) {
+      span.set('hookline.gate.allowed', allowed);
+      span.set('hookline.gate.hooks', verdicts.length);
+      if (!allowed)
+        span.set(
+          'hookline.gate.denied_by',
+          verdicts
+            .filter((v) => !v.allowed)
+            .map((v) => v.webhook)
+            .join(','),
+        );
+    }
+    span.end();
+    return { resolved: true, allowed, verdicts };
   }
 
   #now(): Date {
     return (this.#o.now ?? (() => new Date()))();
   }
 
-  async #ask({ config, http }: BeforeHook, event: GateEvent): Promise<HookVerdict> {
+  async #ask(
+    { config, http }: BeforeHook,
+    event: GateEvent,
+    parent: TraceContext | undefined,
+  ): Promise<HookVerdict> {
     const started = this.#now();
     const meta: EventMeta = { id: event.id, type: event.type, attempt: 1, firstSeen: started.getTime() };
     const expected = config.spec.expectedStatus ?? 200;
+    // A denial is an answer, not an error: only a hook that could not be reached makes one.
+    const span = this.#tracing.call(config, meta, parent);
     let verdict: HookVerdict;
     try {
-      const request = await attemptRequest(config, meta, event, started);
+      const request = await attemptRequest(config, meta, event, started, span.context);
       const result = await http.send({
         url: config.url,
         headers: request.headers,
@@ -139,6 +167,8 @@ export class BeforeGate {
         ...(result.kind === 'response' ? { statusCode: result.status } : {}),
         ...(allowed ? {} : { reason: `${describeResult(result)} (expected HTTP ${expected})` }),
       };
+      span.set('hookline.gate.allowed', allowed);
+      span.answered(result, result.kind === 'error' ? verdict.reason : undefined);
     } catch (error) {
       verdict = {
         webhook: config.name,
@@ -146,6 +176,8 @@ export class BeforeGate {
         durationMs: this.#now().getTime() - started.getTime(),
         reason: `could not call the hook: ${(error as Error).message}`,
       };
+      span.set('hookline.gate.allowed', false);
+      span.end(verdict.reason);
     }
     return this.#settle(verdict, event, started);
   }

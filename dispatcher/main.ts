@@ -6,13 +6,16 @@ import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { eventRecorder } from '../core/kube/events.ts';
 import { kubeClient } from '../core/kube/client.ts';
+import { BacklogSampler } from './backlog.ts';
 import { amqpSession } from './broker/session.ts';
 import { addressPolicy } from './deliver/address-policy.ts';
 import { dispatcherMetrics } from './metrics.ts';
+import { serveMetrics } from '../core/metrics.ts';
 import { SecretReader } from './secrets.ts';
 import { loadDispatcherSettings } from './settings.ts';
 import { StatusWriter } from './status/writer.ts';
 import { Supervisor } from './supervisor.ts';
+import { startTracing } from './tracing.ts';
 import { BeforeGate } from './gate.ts';
 import { HttpIngest } from './ingest/http.ts';
 import { KafkaIngest } from './ingest/kafka.ts';
@@ -32,6 +35,12 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
   else kubeConfig.loadFromDefault();
   const client = kubeClient(kubeConfig, { fieldManager: 'hookline-dispatcher' });
   const metrics = dispatcherMetrics();
+  const tracing = startTracing({
+    env,
+    namespace: settings.namespace,
+    source: settings.source,
+    logger,
+  });
   const session = amqpSession(
     settings.brokerUri,
     logger,
@@ -50,6 +59,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     maxWritesPerInterval: settings.statusWritesPerInterval,
     onWrite: () => metrics.statusWrites.inc({ namespace: settings.namespace }),
     onRefused: (webhook) => metrics.statusWritesRefused.inc({ namespace: settings.namespace, webhook }),
+    onFailed: (webhook) => metrics.statusWriteFailures.inc({ namespace: settings.namespace, webhook }),
     recorder,
     cached: (name) => follow.supervisor?.cachedWebhook(name),
   });
@@ -66,6 +76,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     metrics,
     recorder,
     logger,
+    tracing,
   });
   follow.supervisor = supervisor;
 
@@ -90,6 +101,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
             metrics.ingested.inc({ ...ingestLabels, path: 'kafka', outcome: 'dead_lettered' }, n),
         },
         logger: logger.child({ ingest: 'kafka' }),
+        tracing,
       }),
     logger,
   });
@@ -98,6 +110,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     hooks: () => supervisor.beforeHooks(),
     status,
     logger,
+    tracing,
     onVerdict: (verdict) =>
       metrics.gateVerdicts.inc({
         namespace: settings.namespace,
@@ -121,6 +134,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
       },
     },
     logger: logger.child({ ingest: 'http' }),
+    tracing,
   });
 
   let stopping = false;
@@ -131,11 +145,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
       const ready = !stopping && session.connected && supervisor.synced && supervisor.resolved && kafka.ready;
       return res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'not ready');
     }
-    if (req.url === '/metrics') {
-      return res
-        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-        .end(metrics.registry.render());
-    }
+    if (req.url === '/metrics') return serveMetrics(metrics.registry, res);
     res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(settings.port, resolve));
@@ -145,8 +155,21 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     'Dispatcher listening',
   );
 
+  const backlog = new BacklogSampler({
+    namespace: settings.namespace,
+    source: settings.source,
+    session,
+    metrics,
+    status,
+    webhooks: () => supervisor.observedWebhooks(),
+    kafkaLag: () => kafka.lag(),
+    intervalMs: settings.sampleIntervalMs,
+    logger,
+  });
+
   status.start();
   await supervisor.start();
+  backlog.start();
   logger.info('Dispatcher started');
 
   await new Promise<void>((resolve) => {
@@ -154,9 +177,11 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
   });
   stopping = true;
   logger.info('Shutting down: finishing deliveries in hand');
+  await backlog.stop();
   await kafka.stop();
   await supervisor.stop();
   await status.stop();
+  await tracing.shutdown();
   await session.close();
   server.close();
   logger.info({ statusWrites: status.writes }, 'Dispatcher stopped');

@@ -1,43 +1,124 @@
-// The dispatcher's Prometheus metrics. Labels are bounded: namespace, webhook, outcome.
-import { Registry } from '../core/metrics.ts';
+// The dispatcher's Prometheus metrics. Labels are bounded: namespace, webhook, source,
+// outcome, route, code, verdict (docs/operations.md lists each metric and its labels).
+import { Counter, Gauge, Histogram, processRegistry } from '../core/metrics.ts';
 
 export function dispatcherMetrics() {
-  const registry = new Registry();
+  const registry = processRegistry();
+  const registers = [registry];
   return {
     registry,
-    deliveries: registry.counter(
-      'hookline_deliveries_total',
-      'Delivery attempts by outcome (succeeded, retried, failed, dead_lettered, filtered).',
-    ),
-    deliverySeconds: registry.histogram(
-      'hookline_delivery_duration_seconds',
-      'Time from request to response of delivery attempts.',
-      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    ),
-    inFlight: registry.gauge('hookline_deliveries_in_flight', 'Deliveries in progress per Webhook.'),
-    workers: registry.gauge('hookline_webhook_workers', 'Webhooks being delivered to by this replica.'),
-    unroutable: registry.counter(
-      'hookline_unroutable_total',
-      'Retries and dead letters the broker could not route; their events stayed where they were.',
-    ),
-    statusWrites: registry.counter('hookline_status_writes_total', 'Webhook status writes.'),
-    statusWritesRefused: registry.counter(
-      'hookline_status_writes_refused_total',
-      'Webhook status writes the API server refused as invalid (422), by Webhook; their updates were dropped.',
-    ),
-    ingested: registry.counter(
-      'hookline_ingest_events_total',
-      'Events taken in from Kafka or HTTP by outcome (accepted, dead_lettered).',
-    ),
-    ingestRequests: registry.counter(
-      'hookline_ingest_requests_total',
-      'HTTP ingest requests by route (events, before) and status code.',
-    ),
-    gateVerdicts: registry.counter(
-      'hookline_gate_verdicts_total',
-      'Before hook calls by Webhook and verdict (allowed, denied).',
-    ),
+    deliveries: new Counter({
+      name: 'hookline_deliveries_total',
+      help: 'Delivery attempts by outcome (succeeded, retried, failed, dead_lettered, filtered).',
+      labelNames: ['namespace', 'webhook', 'outcome'] as const,
+      registers,
+    }),
+    deliverySeconds: new Histogram({
+      name: 'hookline_delivery_duration_seconds',
+      help: 'Time from request to response of delivery attempts.',
+      labelNames: ['namespace', 'webhook'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    inFlight: new Gauge({
+      name: 'hookline_deliveries_in_flight',
+      help: 'Deliveries in progress per Webhook.',
+      labelNames: ['namespace', 'webhook'] as const,
+      registers,
+    }),
+    workers: new Gauge({
+      name: 'hookline_webhook_workers',
+      help: 'Webhooks being delivered to by this replica.',
+      labelNames: ['namespace'] as const,
+      registers,
+    }),
+    unroutable: new Counter({
+      name: 'hookline_unroutable_total',
+      help: 'Retries and dead letters the broker could not route; their events stayed where they were.',
+      labelNames: ['namespace', 'webhook'] as const,
+      registers,
+    }),
+    statusWrites: new Counter({
+      name: 'hookline_status_writes_total',
+      help: 'Webhook status writes.',
+      labelNames: ['namespace'] as const,
+      registers,
+    }),
+    statusWritesRefused: new Counter({
+      name: 'hookline_status_writes_refused_total',
+      help: 'Webhook status writes the API server refused as invalid (422), by Webhook; their updates were dropped.',
+      labelNames: ['namespace', 'webhook'] as const,
+      registers,
+    }),
+    queueMessages: new Gauge({
+      name: 'hookline_webhook_queue_messages',
+      help: 'Events on the broker for a Webhook: queue=waiting (its queue, head included) or dead_letter (its dead-letter queue); sampled.',
+      labelNames: ['namespace', 'webhook', 'queue'] as const,
+      registers,
+    }),
+    kafkaLag: new Gauge({
+      name: 'hookline_kafka_consumer_lag',
+      help: "Records of a Kafka partition not yet committed by this source's consumer group (high watermark - committed offset).",
+      labelNames: ['namespace', 'source', 'topic', 'partition'] as const,
+      registers,
+    }),
+    circuitOpen: new Gauge({
+      name: 'hookline_webhook_circuit_open',
+      help: "1 while a Webhook's circuit breaker is open and its deliveries wait, else 0.",
+      labelNames: ['namespace', 'webhook'] as const,
+      registers,
+    }),
+    disabled: new Gauge({
+      name: 'hookline_webhook_disabled',
+      help: '1 while a Webhook is disabled after its retries ran out, else 0.',
+      labelNames: ['namespace', 'webhook'] as const,
+      registers,
+    }),
+    statusWriteFailures: new Counter({
+      name: 'hookline_status_write_failures_total',
+      help: 'Webhook status writes that failed and were kept for the next try (API server unreachable, conflicts).',
+      labelNames: ['namespace', 'webhook'] as const,
+      registers,
+    }),
+    ingested: new Counter({
+      name: 'hookline_ingest_events_total',
+      help: 'Events taken in from Kafka or HTTP by outcome (accepted, dead_lettered).',
+      labelNames: ['namespace', 'source', 'path', 'outcome'] as const,
+      registers,
+    }),
+    ingestRequests: new Counter({
+      name: 'hookline_ingest_requests_total',
+      help: 'HTTP ingest requests by route (events, before) and status code.',
+      labelNames: ['namespace', 'source', 'route', 'code'] as const,
+      registers,
+    }),
+    gateVerdicts: new Counter({
+      name: 'hookline_gate_verdicts_total',
+      help: 'Before hook calls by Webhook and verdict (allowed, denied).',
+      labelNames: ['namespace', 'webhook', 'verdict'] as const,
+      registers,
+    }),
   };
 }
 
 export type DispatcherMetrics = ReturnType<typeof dispatcherMetrics>;
+
+const DELIVERY_OUTCOMES = ['succeeded', 'retried', 'failed', 'dead_lettered', 'filtered', 'held'] as const;
+
+/** Removes every series of a Webhook that no longer exists, so that label sets stay bounded. */
+export function forgetWebhook(metrics: DispatcherMetrics, namespace: string, webhook: string): void {
+  const labels = { namespace, webhook };
+  for (const outcome of DELIVERY_OUTCOMES) metrics.deliveries.remove({ ...labels, outcome });
+  for (const queue of ['waiting', 'dead_letter']) metrics.queueMessages.remove({ ...labels, queue });
+  for (const verdict of ['allowed', 'denied']) metrics.gateVerdicts.remove({ ...labels, verdict });
+  for (const metric of [
+    metrics.deliverySeconds,
+    metrics.inFlight,
+    metrics.unroutable,
+    metrics.statusWritesRefused,
+    metrics.statusWriteFailures,
+    metrics.circuitOpen,
+    metrics.disabled,
+  ])
+    metric.remove(labels);
+}

@@ -11,6 +11,8 @@ export const DispatcherSettings = z.object({
   allowHttpUrls: booleanText.default(false),
   statusIntervalMs: z.coerce.number().int().min(50).default(1000),
   statusWritesPerInterval: z.coerce.number().int().min(1).default(10),
+  /** How often the backlog of each Webhook and the Kafka lag are sampled. */
+  sampleIntervalMs: z.coerce.number().int().min(100).default(15_000),
   kubeconfig: z.string().optional(),
   logLevel,
 });
@@ -25,6 +27,7 @@ const sources = {
   'allow-http-urls': 'HOOKLINE_ALLOW_HTTP_URLS',
   'status-interval-ms': 'HOOKLINE_STATUS_INTERVAL_MS',
   'status-writes-per-interval': 'HOOKLINE_STATUS_WRITES_PER_INTERVAL',
+  'sample-interval-ms': 'HOOKLINE_SAMPLE_INTERVAL_MS',
   kubeconfig: 'KUBECONFIG',
   'log-level': 'HOOKLINE_LOG_LEVEL',
 } as const;

@@ -9,6 +9,7 @@ import { Retry, type Clock, type RetrySchedule } from '../core/retry.ts';
 import type { EventRecorder } from '../core/kube/events.ts';
 import { Informer } from '../core/kube/informer.ts';
 import type { KubeClient } from '../core/kube/client.ts';
+import type { ObservedWebhook } from './backlog.ts';
 import type { BrokerSession } from './broker/session.ts';
 import type { AddressPolicy } from './deliver/address-policy.ts';
 import { HookWorker } from './deliver/worker.ts';
@@ -16,9 +17,11 @@ import type { GateHooks } from './gate.ts';
 import type { HookConfig, Resolved } from './hooks.ts';
 import type { DispatcherMetrics } from './metrics.ts';
 import type { SecretReader } from './secrets.ts';
+import { SendTests } from './send-test.ts';
 import type { StatusWriter, StoredWebhook } from './status/writer.ts';
 import {
   deliverable,
+  observedWebhooks,
   inputsOf,
   resolveWebhook,
   sourceTarget,
@@ -26,6 +29,8 @@ import {
 } from './supervisor/resolve.ts';
 import { BeforeHooks } from './supervisor/before.ts';
 import { HttpClients } from './supervisor/clients.ts';
+import { workerEvents } from './supervisor/events.ts';
+import type { Tracing } from './tracing.ts';
 
 export interface SupervisorOptions {
   client: KubeClient;
@@ -43,6 +48,8 @@ export interface SupervisorOptions {
   /** Called when the EventSource's spec changed (and once it is first known). */
   onSourceChange?: (spec: EventSourceSpec | undefined) => void;
   clock?: Clock;
+  /** Spans of the workers' attempts; off when not given. */
+  tracing?: Tracing;
 }
 
 /** After a sync failed, the next one is tried this much later. */
@@ -68,6 +75,8 @@ export class Supervisor {
   #sourceJson = '';
   /** One pooled HTTP client per connect timeout, shared by the workers that use it. */
   readonly #clients: HttpClients;
+  /** Answers hookline.dev/send-test tokens with one synthetic event each. */
+  readonly #tests: SendTests;
   /** Bumped when a re-read Secret changed, so that every worker is resolved again. */
   #secretsEpoch = 0;
   #syncing: Promise<void> = Promise.resolve();
@@ -85,6 +94,7 @@ export class Supervisor {
     this.#o = options;
     this.#syncRetry = new Retry(SYNC_RETRY, { clock: options.clock });
     this.#clients = new HttpClients(options.addresses);
+    this.#tests = new SendTests({ ...options, http: (ms) => this.#clients.for(ms) });
     this.#before = new BeforeHooks({
       logger: options.logger,
       clients: this.#clients,
@@ -118,6 +128,11 @@ export class Supervisor {
       metadata: { resourceVersion, uid: raw.metadata.uid },
       status: raw.status as StoredWebhook['status'],
     };
+  }
+
+  /** The After Webhooks of this source, disabled ones included, for the backlog sampler. */
+  observedWebhooks(): ObservedWebhook[] {
+    return observedWebhooks(this.#webhooks.list(), this.#o.source);
   }
 
   /** The EventSource's spec as last seen, once it is valid. */
@@ -174,6 +189,7 @@ export class Supervisor {
       source,
       this.#sources.get(`${namespace}/${source}`),
     );
+    this.#tests.sync(this.#webhooks.list(), (raw) => this.#resolve(raw, target));
     const sourceJson = JSON.stringify(sourceSpec ?? null);
     if (sourceJson !== this.#sourceJson) {
       this.#sourceJson = sourceJson;
@@ -225,15 +241,9 @@ export class Supervisor {
       metrics: this.#o.metrics,
       logger: this.#o.logger.child({ webhook: name }),
       clock: this.#o.clock,
+      tracing: this.#o.tracing,
       onDisabled: (message) => void this.#onDisabled(raw, message),
-      onUnroutable: (message) =>
-        void this.#o.recorder
-          .warning(
-            raw,
-            'Unroutable',
-            `Kept an event whose retry or dead letter the broker could not route: ${message}`,
-          )
-          .catch(() => undefined),
+      ...workerEvents(this.#o.recorder, raw),
     });
     worker.start();
     this.#running.set(name, { worker, inputs });
@@ -276,6 +286,7 @@ export class Supervisor {
       [...this.#running].map(([name, running]) => this.#stopWorker(name, running, 'shutting down')),
     );
     await Promise.all([this.#webhooks, this.#policies, this.#sources].map((i) => i.stop()));
+    await this.#tests.stop();
     await this.#clients.close();
   }
 }

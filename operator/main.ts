@@ -28,27 +28,14 @@ import { eventRecorder } from '../core/kube/events.ts';
 import { Informer, type KubeObject } from '../core/kube/informer.ts';
 import { kubeClient, type KubeClient } from '../core/kube/client.ts';
 import { LeaderElector } from './runtime/leader.ts';
-import { Registry } from '../core/metrics.ts';
+import { serveMetrics } from '../core/metrics.ts';
+import { operatorMetrics, type OperatorMetrics } from './metrics.ts';
 import { loadSettings, type Settings } from './settings.ts';
 
 /** How long a stopping operator waits for its reconciles and connections (the pod's grace period is 30 s). */
 const SHUTDOWN_GRACE_MS = 25_000;
 
-function operatorMetrics() {
-  const registry = new Registry();
-  return {
-    registry,
-    reconciles: registry.counter('hookline_reconciles_total', 'Reconciles by kind and outcome.'),
-    reconcileSeconds: registry.histogram(
-      'hookline_reconcile_duration_seconds',
-      'Reconcile duration by kind.',
-      [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-    ),
-    leader: registry.gauge('hookline_leader', '1 while this replica leads.'),
-    queueDepth: registry.gauge('hookline_workqueue_depth', 'Keys waiting per controller.'),
-  };
-}
-type Metrics = ReturnType<typeof operatorMetrics>;
+type Metrics = OperatorMetrics;
 
 /** The collection path of a kind, in the watched namespace or across all of them. */
 function collection(settings: Settings, prefix: string, plural: string): string {
@@ -185,9 +172,12 @@ async function lead(
   await brokers.close();
 }
 
-function serve(port: number, handler: http.RequestListener): http.Server {
+function serve(port: number, what: string, logger: Logger, handler: http.RequestListener): http.Server {
   const server = http.createServer(handler);
-  server.listen(port);
+  server.listen(port, () => {
+    const address = server.address();
+    logger.info({ port: typeof address === 'object' && address ? address.port : port }, `Serving ${what}`);
+  });
   return server;
 }
 
@@ -209,14 +199,14 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
 
   const ready = { value: false };
   const servers = [
-    serve(settings.probesPort, (req, res) => {
+    serve(settings.probesPort, 'probes', logger, (req, res) => {
       if (req.url === '/healthz') return res.writeHead(200).end('ok');
       if (req.url === '/readyz') return res.writeHead(200).end(ready.value ? 'leading' : 'standby');
       res.writeHead(404).end();
     }),
-    serve(settings.metricsPort, (req, res) => {
+    serve(settings.metricsPort, 'metrics', logger, (req, res) => {
       if (req.url !== '/metrics') return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.registry.render());
+      serveMetrics(metrics.registry, res);
     }),
   ];
 
@@ -248,10 +238,10 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
       logger,
     });
     outcome = await elector.run(async (lost) => {
-      metrics.leader.set({}, 1);
+      metrics.leader.set(1);
       const both = AbortSignal.any([lost, stop.signal]);
       await lead(client, settings, logger, both, ready, metrics);
-      metrics.leader.set({}, 0);
+      metrics.leader.set(0);
     }, stop.signal);
   } else {
     await lead(client, settings, logger, stop.signal, ready, metrics);

@@ -32,6 +32,25 @@ describe('loadSettings', () => {
     );
   });
 
+  it('forwards its OTEL_* variables to the dispatchers, sorted, and nothing else', () => {
+    const s = loadSettings(
+      [],
+      {
+        OTEL_SERVICE_NAME: 'hookline-dispatcher',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_EMPTY: '',
+        HOOKLINE_LOG_LEVEL: 'debug',
+        PATH: '/usr/bin',
+      },
+      'h',
+    );
+    assert.deepEqual(s.dispatcherEnv, [
+      { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://collector:4318' },
+      { name: 'OTEL_SERVICE_NAME', value: 'hookline-dispatcher' },
+    ]);
+    assert.deepEqual(loadSettings([], {}, 'h').dispatcherEnv, []);
+  });
+
   it('refuses an unknown flag', () => {
     assert.throws(() => loadSettings(['--frobnicate', 'x'], {}, 'h'), /Unknown option/);
   });

@@ -39,6 +39,11 @@ export const Settings = z.object({
   probesPort: z.coerce.number().int().min(0).max(65535).default(8081),
   kubeconfig: z.string().optional(),
   logLevel,
+  /**
+   * The operator's OpenTelemetry variables (OTEL_*), given as they are to every dispatcher
+   * it writes: they configure the dispatchers' tracing (the operator exports no spans).
+   */
+  dispatcherEnv: z.array(z.object({ name: z.string(), value: z.string() })).default([]),
 });
 export type Settings = z.output<typeof Settings>;
 
@@ -74,6 +79,18 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv, hostname: s
       : {};
   return load('operator', Settings, options, argv, env, {
     identity: `${hostname}-${process.pid}`,
+    dispatcherEnv: forwardedEnv(env),
     ...fromFile,
   });
+}
+
+/** The OTEL_* variables of `env` that are set, sorted by name (a stable Deployment spec). */
+export function forwardedEnv(env: NodeJS.ProcessEnv): { name: string; value: string }[] {
+  return Object.entries(env)
+    .filter(
+      (entry): entry is [string, string] =>
+        entry[0].startsWith('OTEL_') && entry[1] !== undefined && entry[1] !== '',
+    )
+    .map(([name, value]) => ({ name, value }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -33,9 +33,94 @@ export interface BrokerAdmin {
    * Moves every message of `from` to queue `to`, with publisher confirms and `mandatory`:
    * a message is removed from `from` only once `to` holds it. Per-message expirations and
    * the broker's dead-letter history are dropped; `resetHeaders` are dropped too (a replay
-   * starts an event's attempts again). Returns how many moved.
+   * starts an event's attempts again). With `select`, see MoveOptions. Returns how many moved.
    */
-  moveMessages(from: string, to: string, options?: { resetHeaders?: readonly string[] }): Promise<number>;
+  moveMessages(from: string, to: string, options?: MoveOptions): Promise<number>;
+}
+
+export interface MoveOptions {
+  /** Headers dropped from the moved copies. */
+  resetHeaders?: readonly string[];
+  /**
+   * Moves only the messages whose headers it accepts (it is asked once per message); the
+   * others go back, unchanged, to the tail of `from`, each confirmed there before its
+   * original is acknowledged. Exactly the messages `from` held when the move began are
+   * looked at, so none put back is read twice.
+   */
+  select?: (headers: Record<string, unknown>) => boolean;
+}
+
+/** The part of an amqplib confirm channel a move uses. */
+export interface MoveChannel {
+  get(queue: string, options: { noAck: false }): Promise<amqp.GetMessage | false>;
+  sendToQueue(
+    queue: string,
+    content: Buffer,
+    options: amqp.Options.Publish,
+    callback: (err: unknown) => void,
+  ): boolean;
+  ack(message: amqp.GetMessage): void;
+  on(event: 'return', listener: () => void): unknown;
+}
+
+/** Publishes one message and resolves once the broker confirmed it; a returned one throws. */
+function confirmedSend(
+  channel: MoveChannel,
+  queue: string,
+  message: amqp.GetMessage,
+  headers: Record<string, unknown>,
+  returned: () => boolean,
+  from: string,
+): Promise<void> {
+  // The expiration and user id of the first publish do not carry over.
+  const properties: Record<string, unknown> = { ...message.properties };
+  delete properties.expiration;
+  delete properties.userId;
+  return new Promise<void>((resolve, reject) => {
+    channel.sendToQueue(queue, message.content, { ...properties, headers, mandatory: true }, (err) =>
+      err ? reject(err instanceof Error ? err : new Error(errorMessage(err))) : resolve(),
+    );
+  }).then(() => {
+    // A return comes before the confirm: the message stays where it was.
+    if (returned())
+      throw new HooklineError(
+        'BrokerUnroutable',
+        `queue "${queue}" does not exist; "${from}" keeps its messages`,
+      );
+  });
+}
+
+/**
+ * The move of BrokerAdmin.moveMessages on one confirm channel: up to `limit` messages (all
+ * there are without one). An original is acknowledged only after what replaces it (its
+ * copy in `to`, or itself back in `from`) was confirmed: a failure midway loses nothing,
+ * and the messages in hand go back to `from` when the channel closes.
+ */
+export async function moveOnChannel(
+  channel: MoveChannel,
+  from: string,
+  to: string,
+  options: MoveOptions & { limit?: number },
+): Promise<number> {
+  let wasReturned = false;
+  channel.on('return', () => (wasReturned = true));
+  const returned = () => wasReturned;
+  const drop = [...BROKER_DEATH_HEADERS, ...(options.resetHeaders ?? [])];
+  let moved = 0;
+  for (let taken = 0; options.limit === undefined || taken < options.limit; taken++) {
+    const message = await channel.get(from, { noAck: false });
+    if (!message) break;
+    const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
+    if (options.select && !options.select(headers)) {
+      await confirmedSend(channel, from, message, headers, returned, from);
+      channel.ack(message);
+      continue;
+    }
+    await confirmedSend(channel, to, message, withoutHeaders(headers, drop), returned, from);
+    channel.ack(message);
+    moved++;
+  }
+  return moved;
 }
 
 /** Headers RabbitMQ writes when it dead-letters a message; never carried into a new publish. */
@@ -214,49 +299,20 @@ class AmqpAdmin implements BrokerAdmin {
     });
   }
 
-  async moveMessages(
-    from: string,
-    to: string,
-    options: { resetHeaders?: readonly string[] } = {},
-  ): Promise<number> {
+  async moveMessages(from: string, to: string, options: MoveOptions = {}): Promise<number> {
     return this.#run('moveMessages', async () => {
-      if (!(await this.queueInfo(from))) return 0;
+      const held = await this.queueInfo(from);
+      if (!held) return 0;
       const channel = await this.#connection.createConfirmChannel();
       channel.on('error', () => undefined);
-      let returned = false;
-      channel.on('return', () => (returned = true));
-      const drop = [...BROKER_DEATH_HEADERS, ...(options.resetHeaders ?? [])];
-      let moved = 0;
       try {
-        for (;;) {
-          const message = await channel.get(from, { noAck: false });
-          if (!message) break;
-          // The expiration and user id of the first publish do not carry over.
-          const properties: Record<string, unknown> = { ...message.properties };
-          delete properties.expiration;
-          delete properties.userId;
-          const headers = message.properties.headers;
-          await new Promise<void>((resolve, reject) => {
-            channel.sendToQueue(
-              to,
-              message.content,
-              { ...properties, headers: withoutHeaders(headers, drop), mandatory: true },
-              (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
-            );
-          });
-          // A return comes before the confirm: the message stays where it was.
-          if (returned)
-            throw new HooklineError(
-              'BrokerUnroutable',
-              `queue "${to}" does not exist; "${from}" keeps its messages`,
-            );
-          channel.ack(message);
-          moved++;
-        }
+        return await moveOnChannel(channel, from, to, {
+          ...options,
+          ...(options.select ? { limit: held.messageCount } : {}),
+        });
       } finally {
         await channel.close().catch(() => undefined);
       }
-      return moved;
     });
   }
 }

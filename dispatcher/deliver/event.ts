@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import { HEADER } from '../../core/rabbit/headers.ts';
 import type { Delivery } from '../broker/session.ts';
+import { traceContextOf, type TraceContext } from '../tracing/context.ts';
 
 export { HEADER };
 
@@ -12,6 +13,11 @@ export interface EventMeta {
   /** 1 for the first delivery attempt. */
   attempt: number;
   firstSeen: number;
+  /**
+   * The event's W3C trace context: the one its message carries (from ingest, from the
+   * producer, or set by its first attempt), else none yet. Every attempt is its child.
+   */
+  trace?: TraceContext;
 }
 
 function headerString(headers: Record<string, unknown>, name: string): string | undefined {
@@ -43,7 +49,26 @@ export function eventMeta(delivery: Delivery, now: number): EventMeta {
   const type = headerString(headers, HEADER.eventType) ?? delivery.properties.type ?? delivery.routingKey;
   const attempt = Number(headers[HEADER.attempt] ?? 1);
   const firstSeen = Number(headers[HEADER.firstSeen] ?? now);
-  return { id, type, attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1, firstSeen };
+  const meta: EventMeta = {
+    id,
+    type,
+    attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
+    firstSeen,
+  };
+  const trace = traceContextOf(headers);
+  if (trace !== undefined) meta.trace = trace;
+  return meta;
+}
+
+/** Why an event cannot be delivered at all, or its JSON. */
+export function parseEvent(body: Buffer, maxEventBytes: number): { json: unknown } | { unusable: string } {
+  if (body.length > maxEventBytes)
+    return { unusable: `event of ${body.length} bytes is larger than maxEventBytes (${maxEventBytes})` };
+  try {
+    return { json: JSON.parse(body.toString('utf8')) };
+  } catch (error) {
+    return { unusable: `event is not valid JSON: ${(error as Error).message}` };
+  }
 }
 
 /** RFC 6901 JSON pointer lookup; undefined when the path does not exist. */

@@ -16,10 +16,37 @@ export interface HttpRequest {
 }
 
 export type HttpResult =
-  | { kind: 'response'; status: number; retryAfterMs?: number; body: string; durationMs: number }
+  | {
+      kind: 'response';
+      status: number;
+      retryAfterMs?: number;
+      /** The first 4 KiB of a failed response's body; '' after a success. */
+      body: string;
+      /** The response headers an attempt record keeps. */
+      headers?: ResponseHeaders;
+      durationMs: number;
+    }
   | { kind: 'error'; error: 'timeout' | 'network' | 'refused-address'; message: string; durationMs: number };
 
+export interface ResponseHeaders {
+  retryAfter?: string;
+  contentType?: string;
+}
+
 const MAX_RESPONSE_BYTES = 4096;
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function keptHeaders(headers: Record<string, string | string[] | undefined>): ResponseHeaders {
+  const retryAfter = firstValue(headers['retry-after']);
+  const contentType = firstValue(headers['content-type']);
+  return {
+    ...(retryAfter !== undefined ? { retryAfter } : {}),
+    ...(contentType !== undefined ? { contentType } : {}),
+  };
+}
 
 class AddressRefused extends Error {
   readonly code = 'EHOOKLINEREFUSED';
@@ -137,6 +164,7 @@ export class HttpClient {
         status: response.statusCode,
         retryAfterMs: parseRetryAfter(response.headers['retry-after']),
         body,
+        headers: keptHeaders(response.headers),
         durationMs: elapsed(),
       };
     } catch (error) {

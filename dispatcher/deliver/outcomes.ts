@@ -4,8 +4,11 @@
 // would have replaced them.
 import type { Clock } from '../../core/retry.ts';
 import type { DispatcherMetrics } from '../metrics.ts';
-import type { AttemptRecord } from '../status/delta.ts';
+import { kubeTime } from '../../core/time.ts';
+import { responseSnippet, type AttemptRecord, type CircuitStatus } from '../status/delta.ts';
 import type { StatusWriter } from '../status/writer.ts';
+import type { EventMeta } from './event.ts';
+import type { HttpResult } from './http.ts';
 import type { Decision } from './policy.ts';
 
 /** 'skipped': given back to its queue; 'returned': kept because its replacement was unroutable. */
@@ -13,6 +16,22 @@ export type Handled = Decision['kind'] | 'filtered' | 'skipped' | 'returned';
 
 /** An attempt as its status record tells it, before its outcome. */
 export type Attempt = Omit<AttemptRecord, 'outcome' | 'error' | 'deadLettered'>;
+
+/** The record of one attempt: the receiver's status and headers, and the start of a failed answer's body. */
+export function attemptOf(meta: EventMeta, started: Date, result: HttpResult, decision: Decision): Attempt {
+  const answered = result.kind === 'response';
+  const snippet = answered && decision.kind !== 'delivered' ? responseSnippet(result.body) : undefined;
+  return {
+    time: kubeTime(started),
+    eventId: meta.id,
+    eventType: meta.type,
+    attempt: meta.attempt,
+    durationMs: result.durationMs,
+    ...(answered ? { statusCode: result.status } : {}),
+    ...(answered && result.headers ? { responseHeaders: result.headers } : {}),
+    ...(snippet !== undefined ? { responseBody: snippet } : {}),
+  };
+}
 
 /** An unroutable retry or dead letter is reported at most this often. */
 const UNROUTABLE_REPORT_MS = 60_000;
@@ -34,6 +53,8 @@ export class Outcomes {
     failed: { inc(): void };
     deadLettered: { inc(): void };
     filtered: { inc(): void };
+    held: { inc(): void };
+    circuitOpen: { set(value: number): void };
     seconds: { observe(value: number): void };
     inFlight: { set(value: number): void };
     unroutable: { inc(): void };
@@ -45,16 +66,18 @@ export class Outcomes {
     this.#webhook = deps.webhook.name;
     const { metrics } = deps;
     const labels = { namespace: deps.webhook.namespace, webhook: deps.webhook.name };
-    const outcome = (name: string) => metrics.deliveries.bind({ ...labels, outcome: name });
+    const outcome = (name: string) => metrics.deliveries.labels({ ...labels, outcome: name });
     this.#series = {
       succeeded: outcome('succeeded'),
       retried: outcome('retried'),
       failed: outcome('failed'),
       deadLettered: outcome('dead_lettered'),
       filtered: outcome('filtered'),
-      seconds: metrics.deliverySeconds.bind(labels),
-      inFlight: metrics.inFlight.bind(labels),
-      unroutable: metrics.unroutable.bind(labels),
+      held: outcome('held'),
+      circuitOpen: metrics.circuitOpen.labels(labels),
+      seconds: metrics.deliverySeconds.labels(labels),
+      inFlight: metrics.inFlight.labels(labels),
+      unroutable: metrics.unroutable.labels(labels),
     };
   }
 
@@ -96,6 +119,18 @@ export class Outcomes {
       deadLettered,
     });
     this.#series.failed.inc();
+  }
+
+  /** Failed while the circuit is open: the event went back to its queue, its retries untouched. */
+  held(attempt: Attempt, reason: string): void {
+    this.#d.status.record(this.#webhook, { ...attempt, outcome: 'Held', error: reason });
+    this.#series.held.inc();
+  }
+
+  /** The circuit breaker's state, in the status and the metric. */
+  circuit(state: CircuitStatus): void {
+    this.#d.status.circuit(this.#webhook, state);
+    this.#series.circuitOpen.set(state.state === 'Open' ? 1 : 0);
   }
 
   /** The Webhook is disabled from now on, with why. */

@@ -69,6 +69,23 @@ describe('republish', () => {
     });
   });
 
+  it("keeps the event's trace context through the delay queues, and gives one to an event that had none", () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const kept = nextAttempt(aDelivery({ ...fromBroker, traceparent, tracestate: 'a=b' }), {
+      ...meta,
+      trace: { traceparent, tracestate: 'a=b' },
+    });
+    assert.equal(kept.headers.traceparent, traceparent);
+    assert.equal(kept.headers.tracestate, 'a=b');
+    // An event that came without one carries its first attempt's from then on.
+    const first = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const started = nextAttempt(aDelivery(fromBroker), { ...meta, trace: { traceparent: first } });
+    assert.equal(started.headers.traceparent, first);
+    assert.equal(started.headers.tracestate, undefined);
+    // A dead letter keeps it too, for a replay.
+    assert.equal(carried(aDelivery({ traceparent })).headers?.traceparent, traceparent);
+  });
+
   it('sends the next attempt through the delay exchange, or to the head queue with its due time', async () => {
     const { session, sent } = aSession();
     const delivery = aDelivery(fromBroker);

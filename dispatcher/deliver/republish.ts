@@ -10,6 +10,7 @@ import {
   type Delivery,
   type MessageProperties,
 } from '../broker/session.ts';
+import { traceHeaders } from '../tracing/context.ts';
 import { HEADER, type EventMeta } from './event.ts';
 
 /** Headers of the broker's and of earlier publishes, never carried into a new message. */
@@ -55,7 +56,10 @@ export async function deadLetter(
   );
 }
 
-/** The properties of the event's next attempt. */
+/**
+ * The properties of the event's next attempt. It keeps the event's trace context (the one
+ * its first attempt started, when it came without one), so every attempt is in one trace.
+ */
 export function nextAttempt(
   delivery: Delivery,
   meta: EventMeta,
@@ -63,6 +67,7 @@ export function nextAttempt(
   const properties = carried(delivery);
   const headers = {
     ...properties.headers,
+    ...(meta.trace !== undefined ? traceHeaders(meta.trace) : {}),
     [HEADER.eventId]: meta.id,
     [HEADER.eventType]: meta.type,
     [HEADER.attempt]: meta.attempt + 1,

@@ -1,7 +1,8 @@
 // The HTTP request of one attempt to one Webhook: the payload in the Webhook's format, the
-// static headers, the event id, type and attempt number, authentication and signatures.
-// Shared by queued deliveries and the synchronous Before gate.
+// static headers, the event id, type and attempt number, the W3C trace context,
+// authentication and signatures. Shared by queued deliveries and the synchronous Before gate.
 import type { HookConfig } from '../hooks.ts';
+import type { TraceContext } from '../tracing/context.ts';
 import type { EventMeta } from './event.ts';
 import { buildPayload } from './payload.ts';
 
@@ -15,6 +16,8 @@ export async function attemptRequest(
   meta: EventMeta,
   event: { body: Buffer; json: unknown },
   started: Date,
+  /** The attempt's trace context (traceparent, tracestate), when the event is traced. */
+  trace?: TraceContext,
 ): Promise<AttemptRequest> {
   const payload = buildPayload(config.spec.payload.format, {
     id: meta.id,
@@ -36,6 +39,8 @@ export async function attemptRequest(
     'Hookline-Event-Type': meta.type,
     'Hookline-Attempt': String(meta.attempt),
     ...idHeader,
+    ...(trace?.traceparent !== undefined ? { traceparent: trace.traceparent } : {}),
+    ...(trace?.tracestate !== undefined ? { tracestate: trace.tracestate } : {}),
     ...(await config.authenticate(started)),
     ...config.signer({
       id: meta.id,

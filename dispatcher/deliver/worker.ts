@@ -1,27 +1,29 @@
-// Delivers one Webhook's queue. Unordered: a consumer with `concurrency` messages in hand;
-// a failed attempt waits out its delay in the namespace's delay infrastructure (never as
+// Delivers one Webhook's queue. Unordered: a consumer with `concurrency` messages in hand
+// (see unordered.ts); a failed attempt waits out its delay in the namespace's delay infrastructure (never as
 // an unacknowledged message) and comes back to the queue. Strict: one replica at a time,
 // the event being retried first, later events in order (see strict.ts). Nothing polls: an
 // idle hook costs the broker no requests. A message is acknowledged only after what
 // replaces it (a retry, a dead letter) was routed and confirmed; one the broker cannot
-// route stays.
+// route stays. A circuit breaker, when the policy has one, holds events in the queue while
+// the receiver keeps failing (see circuit.ts).
 import type { Logger } from 'pino';
 import { errorMessage } from '../../core/errors.ts';
-import { Retry, systemClock, type Clock, type RetrySchedule } from '../../core/retry.ts';
-import { kubeTime } from '../../core/time.ts';
-import { Unroutable, type BrokerSession, type Consumer, type Delivery } from '../broker/session.ts';
+import { systemClock, type Clock } from '../../core/retry.ts';
+import { Unroutable, type BrokerSession, type Delivery } from '../broker/session.ts';
 import type { HookConfig } from '../hooks.ts';
 import type { DispatcherMetrics } from '../metrics.ts';
 import type { StatusWriter } from '../status/writer.ts';
-import { unlessAborted } from './abort.ts';
-import { eventMeta, type EventMeta } from './event.ts';
+import { noTracing, type Tracing } from '../tracing.ts';
+import { Circuit, type Transition } from './circuit.ts';
+import { eventMeta, parseEvent, type EventMeta } from './event.ts';
 import type { HttpClient } from './http.ts';
-import { Outcomes, type Handled } from './outcomes.ts';
+import { attemptOf, Outcomes, type Handled } from './outcomes.ts';
 import { decide } from './policy.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { deadLetter, nextAttempt, publishDelayed } from './republish.ts';
 import { attemptRequest } from './request.ts';
 import { StrictLane } from './strict.ts';
+import { UnorderedLane } from './unordered.ts';
 
 export interface WorkerDeps {
   session: BrokerSession;
@@ -31,20 +33,20 @@ export interface WorkerDeps {
   logger: Logger;
   /** Called when the worker disabled its Webhook (retries ran out and the policy says so). */
   onDisabled: (reason: string) => void;
+  /** Called when the circuit breaker opened or closed, with why. */
+  onCircuit?: (transition: NonNullable<Transition>, message: string) => void;
   /** Called (at most once a minute) when the broker could not route a retry or dead letter. */
   onUnroutable?: (message: string) => void;
   clock?: Clock;
   random?: () => number;
+  /** Off when not given. */
+  tracing?: Tracing;
 }
 
-/** After the queue could not be consumed: 500 ms more for each failure in a row, up to 5 s. */
-const CONSUME_RETRY: RetrySchedule = { kind: 'linear', stepMs: 500, maxMs: 5000 };
 /** How long a message whose replacement the broker refused is held before it is returned. */
 const UNROUTABLE_BACKOFF_MS = 5000;
 /** How long a message is held before it is returned after other broker trouble. */
 const RETURN_BACKOFF_MS = 1000;
-/** How long a stopping consumer waits for the deliveries in hand. */
-const DRAIN_TIMEOUT_MS = 20_000;
 
 export class HookWorker {
   readonly #config: HookConfig;
@@ -60,6 +62,7 @@ export class HookWorker {
   #inFlight = 0;
   #idle: (() => void)[] = [];
   #disabled = false;
+  readonly #circuit: Circuit | undefined;
 
   constructor(config: HookConfig, deps: WorkerDeps) {
     this.#config = config;
@@ -74,6 +77,15 @@ export class HookWorker {
     });
     const limit = config.policy.rateLimit;
     this.#bucket = limit ? new TokenBucket(limit.perSecond, limit.burst) : undefined;
+    const breaker = config.policy.circuitBreaker;
+    this.#circuit = breaker
+      ? new Circuit(breaker, {
+          clock: this.#clock,
+          logger: deps.logger,
+          report: (state) => this.#outcomes.circuit(state),
+          onChange: deps.onCircuit,
+        })
+      : undefined;
   }
 
   get fingerprint(): string {
@@ -84,6 +96,8 @@ export class HookWorker {
     if (this.#running) return;
     this.#running = true;
     this.#stop = new AbortController();
+    // A replica starts with its circuit closed; the status says so, whatever an earlier one left.
+    this.#circuit?.reportClosed();
     if (this.#config.policy.ordering === 'Strict') {
       this.#strict = new StrictLane({
         config: this.#config,
@@ -96,7 +110,16 @@ export class HookWorker {
       });
       this.#loop = this.#strict.run();
     } else {
-      this.#loop = this.#runUnordered();
+      this.#loop = new UnorderedLane({
+        config: this.#config,
+        session: this.#d.session,
+        logger: this.#d.logger,
+        clock: this.#clock,
+        stopped: this.#stop.signal,
+        circuit: this.#circuit,
+        handle: (delivery, probe) => this.#handle(delivery, probe),
+        drained: (timeoutMs) => this.#drained(timeoutMs),
+      }).run();
     }
   }
 
@@ -112,13 +135,6 @@ export class HookWorker {
     return new Date(this.#clock.now());
   }
 
-  /** The loop owns its consumer: whatever it opened, even while stopping, it closes. */
-  async #release(consumer: Consumer): Promise<void> {
-    await consumer.cancel();
-    await this.#drained(DRAIN_TIMEOUT_MS);
-    await consumer.close();
-  }
-
   async #drained(timeoutMs: number): Promise<void> {
     if (this.#inFlight === 0) return;
     const idle = new AbortController();
@@ -126,35 +142,22 @@ export class HookWorker {
     await this.#clock.sleep(timeoutMs, idle.signal);
   }
 
-  async #runUnordered(): Promise<void> {
-    const { queue } = this.#config.topology;
-    const stopped = this.#stop.signal;
-    const retry = new Retry(CONSUME_RETRY, { clock: this.#clock });
-    while (this.#running) {
-      try {
-        await this.#d.session.ready();
-        const consumer = await this.#d.session.consume(
-          queue,
-          { prefetch: this.#config.policy.concurrency },
-          (d) => void this.#handle(d),
-        );
-        retry.succeeded();
-        await unlessAborted(consumer.closed, stopped);
-        await this.#release(consumer);
-      } catch (error) {
-        this.#d.logger.warn({ err: errorMessage(error) }, 'Cannot consume the queue; retrying');
-        await retry.wait(stopped);
-      }
-    }
-  }
-
-  async #handle(delivery: Delivery): Promise<Handled> {
+  async #handle(delivery: Delivery, probe = false): Promise<Handled> {
     this.#inFlight++;
     this.#outcomes.inFlight(this.#inFlight);
     try {
       if (this.#disabled) {
         delivery.nack(true);
         return 'skipped';
+      }
+      if (this.#circuit?.open && !probe) {
+        // Unordered: the consumer is stopping; the event waits in the queue for the probe.
+        // Strict: this is the next event in order; it waits here and becomes the next probe.
+        const mayProbe = this.#strict !== undefined && (await this.#circuit.untilProbe(this.#stop.signal));
+        if (!mayProbe && (this.#circuit.open || this.#stop.signal.aborted)) {
+          delivery.nack(true);
+          return 'skipped';
+        }
       }
       if (this.#bucket) await this.#bucket.take();
       return await this.#process(delivery);
@@ -194,18 +197,6 @@ export class HookWorker {
     else await publishDelayed(this.#d.session, this.#config.topology, delivery, properties, delayMs);
   }
 
-  /** Why an event cannot be delivered at all, or its JSON. */
-  #parse(body: Buffer): { json: unknown } | { unusable: string } {
-    const { maxEventBytes } = this.#config;
-    if (body.length > maxEventBytes)
-      return { unusable: `event of ${body.length} bytes is larger than maxEventBytes (${maxEventBytes})` };
-    try {
-      return { json: JSON.parse(body.toString('utf8')) };
-    } catch (error) {
-      return { unusable: `event is not valid JSON: ${(error as Error).message}` };
-    }
-  }
-
   async #process(delivery: Delivery): Promise<Handled> {
     const config = this.#config;
     const meta = eventMeta(delivery, this.#clock.now());
@@ -213,7 +204,7 @@ export class HookWorker {
     const logger = () => this.#d.logger.child({ eventId: meta.id, attempt: meta.attempt });
 
     // Events Hookline cannot deliver go to the dead-letter queue with their reason.
-    const parsed = this.#parse(delivery.body);
+    const parsed = parseEvent(delivery.body, config.maxEventBytes);
     if ('unusable' in parsed) {
       await this.#deadLetter(delivery, meta, parsed.unusable);
       delivery.ack();
@@ -229,7 +220,10 @@ export class HookWorker {
     }
 
     const started = this.#now();
-    const request = await attemptRequest(config, meta, { body: delivery.body, json }, started);
+    const span = (this.#d.tracing ?? noTracing).call(config, meta, meta.trace);
+    // An event that came without a trace context takes its first attempt's, for its retries.
+    meta.trace ??= span.context;
+    const request = await attemptRequest(config, meta, { body: delivery.body, json }, started, span.context);
     const result = await this.#d.http.send({
       url: config.url,
       headers: request.headers,
@@ -238,14 +232,15 @@ export class HookWorker {
     });
     this.#outcomes.took(result.durationMs);
     const decision = decide(config.policy, result, meta.attempt, this.#d.random);
-    const attempt = {
-      time: kubeTime(started),
-      eventId: meta.id,
-      eventType: meta.type,
-      attempt: meta.attempt,
-      durationMs: result.durationMs,
-      ...(result.kind === 'response' ? { statusCode: result.status } : {}),
-    };
+    span.answered(result, decision.kind === 'delivered' ? undefined : decision.reason);
+    const attempt = attemptOf(meta, started, result, decision);
+    this.#circuit?.record(decision);
+    if (decision.kind === 'retry' && this.#circuit?.open) {
+      // The receiver is held to be down: the event goes back to its queue with its retries.
+      delivery.nack(true);
+      this.#outcomes.held(attempt, decision.reason);
+      return 'skipped';
+    }
 
     switch (decision.kind) {
       case 'delivered':

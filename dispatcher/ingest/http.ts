@@ -13,6 +13,7 @@ import { errorMessage } from '../../core/errors.ts';
 import type { BrokerSession } from '../broker/session.ts';
 import type { BeforeGate } from '../gate.ts';
 import type { SecretReader } from '../secrets.ts';
+import { noTracing, traceContextOf, type Tracing } from '../tracing.ts';
 import { IdempotencyCache, type Accepted } from './idempotency.ts';
 import { idFromKey, intake, newEventId } from './intake.ts';
 import { publishEvent, type IngestTarget } from './publish.ts';
@@ -39,6 +40,8 @@ export interface HttpIngestOptions {
   idempotency?: IdempotencyCache;
   /** How long a request waits for the broker's confirm before answering 503. */
   publishTimeoutMs?: number;
+  /** Off when not given. */
+  tracing?: Tracing;
 }
 
 class Refused extends Error {
@@ -110,9 +113,11 @@ export class HttpIngest {
   readonly #o: HttpIngestOptions;
   readonly #idempotency: IdempotencyCache;
   readonly #tokens = tokenCache();
+  readonly #tracing: Tracing;
 
   constructor(options: HttpIngestOptions) {
     this.#o = options;
+    this.#tracing = options.tracing ?? noTracing;
     this.#idempotency = options.idempotency ?? new IdempotencyCache();
   }
 
@@ -167,9 +172,17 @@ export class HttpIngest {
       throw new Refused(400, 'Idempotency-Key must be 1 to 255 visible ASCII characters');
     const scope = `${this.#o.namespace}/${this.#o.source}/${route}`;
     const id = key !== undefined ? idFromKey(scope, key) : newEventId();
+    // The producer's W3C trace context, when it sent one: the event's spans are its children.
+    const incoming = traceContextOf(req.headers);
 
     if (route === 'before') {
-      const decision = await this.#o.gate.decide({ id, type: result.type, body, json: result.json });
+      const decision = await this.#o.gate.decide({
+        id,
+        type: result.type,
+        body,
+        json: result.json,
+        trace: incoming,
+      });
       if (!decision.resolved)
         throw new Refused(503, 'the dispatcher is still resolving its hooks; retry', { 'retry-after': '1' });
       const hooks = decision.verdicts.map(({ webhook, allowed, statusCode, durationMs }) => ({
@@ -193,13 +206,20 @@ export class HttpIngest {
       return 409;
     }
 
-    const publish = () =>
-      publishEvent(this.#o.session, this.#o.target, {
-        id,
-        type: result.type,
-        body,
-        contentType: single(req.headers['content-type']),
-      }).then((): Accepted => ({ id, type: result.type }));
+    const publish = () => {
+      const span = this.#tracing.ingest(id, result.type, 'http', incoming);
+      return span
+        .until(
+          publishEvent(this.#o.session, this.#o.target, {
+            id,
+            type: result.type,
+            body,
+            contentType: single(req.headers['content-type']),
+            trace: span.context,
+          }),
+        )
+        .then((): Accepted => ({ id, type: result.type }));
+    };
     let outcome: Promise<Accepted>;
     let replayed = false;
     if (key === undefined) {

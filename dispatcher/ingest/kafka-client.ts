@@ -1,7 +1,7 @@
 // The dispatcher's own small interface to Kafka (a consumer group reading one topic, with
 // offsets committed only once the records before them are handled), so that the client
 // library can be swapped; implemented on kafkajs, which is no longer maintained upstream.
-import { Kafka, logLevel, type Consumer, type LogEntry, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../core/errors.ts';
 import { Retry, type RetrySchedule } from '../../core/retry.ts';
@@ -48,9 +48,18 @@ export interface KafkaConsumerSettings {
  */
 export type RecordHandler = (records: KafkaRecord[], signal: AbortSignal) => Promise<number>;
 
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  /** Records past the group's committed offset, up to the partition's high watermark. */
+  lag: number;
+}
+
 export interface KafkaSubscription {
   /** True once the consumer has joined its group and until it stops or crashes. */
   readonly joined: boolean;
+  /** The group's lag on every partition of the topic. */
+  lag(): Promise<PartitionLag[]>;
   stop(): Promise<void>;
 }
 
@@ -115,6 +124,20 @@ export function kafkaClientOptions(settings: KafkaConsumerSettings) {
       : {}),
     retry: RETRY,
   };
+}
+
+/** High watermark minus committed offset per partition; a partition never committed counts from its low watermark. */
+async function partitionLags(admin: Admin, groupId: string, topic: string): Promise<PartitionLag[]> {
+  const [watermarks, [committed]] = await Promise.all([
+    admin.fetchTopicOffsets(topic),
+    admin.fetchOffsets({ groupId, topics: [topic] }),
+  ]);
+  const done = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  return watermarks.map(({ partition, high, low }) => {
+    const offset = done.get(partition) ?? -1;
+    const from = offset >= 0 ? offset : Number(low);
+    return { topic, partition, lag: Math.max(0, Number(high) - from) };
+  });
 }
 
 /**
@@ -218,14 +241,23 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
     void restartLater(consumer!);
   }
 
+  let admin: Admin | undefined;
   return {
     get joined() {
       return joined;
+    },
+    async lag() {
+      if (!admin) {
+        admin = kafka.admin({ retry: { retries: 0 } });
+        await admin.connect();
+      }
+      return partitionLags(admin, settings.groupId, settings.topic);
     },
     async stop() {
       stopped = true;
       abort.abort();
       await consumer?.disconnect().catch(() => undefined);
+      await admin?.disconnect().catch(() => undefined);
       joined = false;
     },
   };

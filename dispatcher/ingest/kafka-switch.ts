@@ -2,12 +2,14 @@
 // restarted when what it reads or how it reads it changed, stopped when the source is no
 // longer a kafka source. One change at a time.
 import type { Logger } from 'pino';
+import type { PartitionLag } from './kafka-client.ts';
 import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
 import { errorMessage } from '../../core/errors.ts';
 import { Retry, type Clock, type RetrySchedule } from '../../core/retry.ts';
 
 export interface IngestComponent {
   readonly joined: boolean;
+  lag?(): Promise<PartitionLag[] | undefined>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -44,6 +46,11 @@ export class KafkaSwitch {
   /** Not a kafka source, or the consumer has joined its group. */
   get ready(): boolean {
     return !this.#isKafka || (this.#current?.ingest.joined ?? false);
+  }
+
+  /** The running consumer's lag per partition; undefined when none runs. */
+  async lag(): Promise<PartitionLag[] | undefined> {
+    return this.#current?.ingest.lag?.();
   }
 
   follow(spec: EventSourceSpec | undefined): void {

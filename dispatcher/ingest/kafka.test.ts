@@ -3,7 +3,10 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
 import type { BrokerSession, MessageProperties } from '../broker/session.ts';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { SecretReader } from '../secrets.ts';
+import { startTracing, type Tracing } from '../tracing.ts';
 import { consumerSettings, KafkaIngest, planRecord, recordEventId } from './kafka.ts';
 import { kafkaClientOptions, type KafkaRecord } from './kafka-client.ts';
 
@@ -122,6 +125,85 @@ describe('KafkaIngest.handle', () => {
     const abort = new AbortController();
     abort.abort();
     assert.equal(await ingest(session, { accepted: 0, deadLettered: 0 }).handle(records, abort.signal), 0);
+  });
+});
+
+describe('KafkaIngest, tracing', () => {
+  const spec = {
+    kafka: { brokers: ['k:9092'], topic: 'T', startFrom: 'latest' },
+    dispatcher: { maxEventBytes: 1024, replicas: 1 },
+  } as unknown as EventSourceSpec;
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const traced = [
+    record(0, '{"type":"a"}', { traceparent, tracestate: 'a=b' }, 'e0'),
+    record(1, '{"type":"b"}', {}, 'e1'),
+  ];
+
+  function capture() {
+    const published: MessageProperties[] = [];
+    const session = {
+      publish: (_e: string, _k: string, _b: Buffer, p: MessageProperties) => {
+        published.push(p);
+        return Promise.resolve();
+      },
+      ready: () => Promise.resolve(),
+    } as unknown as BrokerSession;
+    return { session, published };
+  }
+
+  const ingestWith = (session: BrokerSession, tracing?: Tracing) =>
+    new KafkaIngest({
+      namespace: 'ns',
+      source: 'anchor',
+      spec,
+      session,
+      target: { exchange: 'x', deadLetterQueue: 'dlq' },
+      secrets: {} as SecretReader,
+      consume: () => Promise.reject(new Error('unused')),
+      counters: { accepted: () => undefined, deadLettered: () => undefined },
+      logger: pino({ level: 'silent' }),
+      tracing,
+    });
+
+  it("passes a record's trace context on unchanged when tracing is off, and adds no headers to the rest", async () => {
+    const { session, published } = capture();
+    await ingestWith(session).handle(traced, new AbortController().signal);
+    assert.deepEqual(published[0]!.headers, { traceparent, tracestate: 'a=b' });
+    assert.equal('headers' in published[1]!, false);
+  });
+
+  it('publishes each event with the context of its own ingest span when tracing is on', async () => {
+    const { session, published } = capture();
+    const spans: ReadableSpan[] = [];
+    const tracing = startTracing({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' },
+      namespace: 'ns',
+      source: 'anchor',
+      logger: pino({ level: 'silent' }),
+      exporter: {
+        export: (batch, done) => {
+          spans.push(...batch);
+          done({ code: ExportResultCode.SUCCESS });
+        },
+        shutdown: () => Promise.resolve(),
+      },
+    });
+    await ingestWith(session, tracing).handle(traced, new AbortController().signal);
+    await tracing.shutdown();
+    assert.equal(spans.length, 2);
+    const [first, second] = spans;
+    assert.equal(first!.parentSpanContext?.spanId, '00f067aa0ba902b7');
+    assert.equal(first!.attributes['hookline.ingest'], 'kafka');
+    assert.equal(
+      published[0]!.headers?.traceparent,
+      `00-${first!.spanContext().traceId}-${first!.spanContext().spanId}-01`,
+    );
+    assert.equal(first!.spanContext().traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(second!.parentSpanContext, undefined);
+    assert.equal(
+      published[1]!.headers?.traceparent,
+      `00-${second!.spanContext().traceId}-${second!.spanContext().spanId}-01`,
+    );
   });
 });
 

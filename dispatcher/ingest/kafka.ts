@@ -10,8 +10,15 @@ import { errorMessage } from '../../core/errors.ts';
 import { Retry, systemClock, type Clock, type RetrySchedule } from '../../core/retry.ts';
 import type { BrokerSession } from '../broker/session.ts';
 import type { SecretReader } from '../secrets.ts';
+import { noTracing, traceContextOf, type TraceSpan, type Tracing } from '../tracing.ts';
 import { intake, type TypeRule } from './intake.ts';
-import type { KafkaConsume, KafkaConsumerSettings, KafkaRecord, KafkaSubscription } from './kafka-client.ts';
+import type {
+  KafkaConsume,
+  KafkaConsumerSettings,
+  KafkaRecord,
+  KafkaSubscription,
+  PartitionLag,
+} from './kafka-client.ts';
 import { deadLetterInput, publishEvent, type IngestTarget } from './publish.ts';
 
 export interface IngestCounters {
@@ -30,6 +37,8 @@ export interface KafkaIngestOptions {
   counters: IngestCounters;
   logger: Logger;
   clock?: Clock;
+  /** Off when not given. */
+  tracing?: Tracing;
 }
 
 /** After the broker did not confirm a chunk: 200 ms more for each failure in a row, up to 5 s. */
@@ -140,6 +149,11 @@ export class KafkaIngest {
     );
   }
 
+  /** The consumer group's lag per partition, once the consumer runs. */
+  async lag(): Promise<PartitionLag[] | undefined> {
+    return this.#subscription?.lag();
+  }
+
   async stop(): Promise<void> {
     await this.#subscription?.stop();
     this.#subscription = undefined;
@@ -154,6 +168,7 @@ export class KafkaIngest {
     const { spec, session, target, logger } = this.#o;
     const clock = this.#o.clock ?? systemClock;
     const plans = records.map((record) => planRecord(record, spec.eventType, spec.dispatcher.maxEventBytes));
+    const spans = this.#spans(records, plans);
     let from = 0;
     const retry = new Retry(RESEND_RETRY, { clock });
     while (from < records.length) {
@@ -161,13 +176,15 @@ export class KafkaIngest {
       const sends = records.slice(from).map((record, i) => {
         const plan = plans[from + i]!;
         const body = record.value ?? Buffer.alloc(0);
-        return plan.kind === 'event'
-          ? publishEvent(session, target, { id: plan.id, type: plan.type, body })
-          : deadLetterInput(session, target, body, plan.reason, origin(record));
+        if (plan.kind !== 'event') return deadLetterInput(session, target, body, plan.reason, origin(record));
+        // Traced: the ingest span's context; else the record's own, passed on unchanged.
+        const trace = spans ? spans[from + i]?.context : traceContextOf(record.headers);
+        return publishEvent(session, target, { id: plan.id, type: plan.type, body, trace });
       });
       const results = await Promise.allSettled(sends);
       const failed = results.findIndex((r) => r.status === 'rejected');
       const confirmed = failed === -1 ? results.length : failed;
+      if (spans) for (let k = from; k < from + confirmed; k++) spans[k]?.end();
       this.#count(plans.slice(from, from + confirmed));
       from += confirmed;
       if (failed === -1) break;
@@ -180,6 +197,20 @@ export class KafkaIngest {
       await Promise.race([session.ready(), clock.sleep(BROKER_WAIT_MS, signal)]).catch(() => undefined);
     }
     return from;
+  }
+
+  /** When tracing is on, an ingest span for each record that is an event, ended once it is confirmed. */
+  #spans(
+    records: KafkaRecord[],
+    plans: ReturnType<typeof planRecord>[],
+  ): (TraceSpan | undefined)[] | undefined {
+    const tracing = this.#o.tracing ?? noTracing;
+    if (!tracing.enabled) return undefined;
+    return plans.map((plan, i) =>
+      plan.kind === 'event'
+        ? tracing.ingest(plan.id, plan.type, 'kafka', traceContextOf(records[i]!.headers))
+        : undefined,
+    );
   }
 
   #count(plans: ReturnType<typeof planRecord>[]): void {

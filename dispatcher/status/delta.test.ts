@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import {
   ATTEMPT_ERROR_MAX_LENGTH,
   DISABLED_REASON_MAX_LENGTH,
+  RESPONSE_BODY_MAX_LENGTH,
+  RESPONSE_HEADER_MAX_LENGTH,
   WebhookStatus,
 } from '../../core/api/v1alpha1/webhook.ts';
 import { truncate } from '../../core/status/text.ts';
@@ -12,6 +14,8 @@ import {
   emptyDelta,
   recordAttempt,
   RECENT_ATTEMPTS,
+  responseSnippet,
+  STATUS_MAX_BYTES,
   type AttemptRecord,
   type Outcome,
 } from './delta.ts';
@@ -194,4 +198,93 @@ describe('free text that would not fit the CRD', () => {
     it(`cuts ${JSON.stringify(text)} to ${max} units as ${JSON.stringify(expected)}`, () =>
       assert.equal(truncate(text, max), expected));
   }
+});
+
+describe('attempt records with the response', () => {
+  it('keeps the first 1 KiB of a body, shows control characters as U+FFFD, and nothing for an empty one', () => {
+    assert.equal(responseSnippet(''), undefined);
+    assert.equal(responseSnippet('{"error":"down"}\n'), '{"error":"down"}\n');
+    assert.equal(responseSnippet('a\u0000b\u001bc\td\r\n'), 'a\ufffdb\ufffdc\td\r\n');
+    const long = responseSnippet('€'.repeat(1000))!;
+    assert.ok(
+      Buffer.byteLength(long) <= RESPONSE_BODY_MAX_LENGTH + 2,
+      'at most 1 KiB, a cut character aside',
+    );
+    assert.ok(long.length <= RESPONSE_BODY_MAX_LENGTH);
+    assert.ok(long.startsWith('€€€'));
+  });
+
+  it('carries status, headers and body into the status, each within its cap', () => {
+    const status = applyDelta(
+      undefined,
+      deltaOf(
+        attempt('Retrying', 1, {
+          statusCode: 503,
+          durationMs: 12,
+          error: 'HTTP 503',
+          responseHeaders: { retryAfter: '120', contentType: 'x'.repeat(1000) },
+          responseBody: 'busy',
+        }),
+      ),
+    );
+    const last = status.lastAttempt!;
+    assert.equal(last.statusCode, 503);
+    assert.equal(last.responseHeaders?.retryAfter, '120');
+    assert.equal(last.responseHeaders?.contentType?.length, RESPONSE_HEADER_MAX_LENGTH);
+    assert.equal(last.responseBody, 'busy');
+    WebhookStatus.parse(status);
+  });
+
+  it('keeps the whole status within 64 KiB when every attempt carries the longest error and body', () => {
+    // The worst case the caps allow: three-byte characters everywhere, twenty attempts.
+    const worst = (n: number) =>
+      attempt('Retrying', n, {
+        statusCode: 500,
+        error: '€'.repeat(ATTEMPT_ERROR_MAX_LENGTH),
+        responseHeaders: { retryAfter: '€'.repeat(300), contentType: '€'.repeat(300) },
+        responseBody: '€'.repeat(RESPONSE_BODY_MAX_LENGTH),
+      });
+    let stored: WebhookStatus | undefined;
+    for (let round = 0; round < 3; round++) {
+      const records = Array.from({ length: RECENT_ATTEMPTS }, (_, i) => worst(i));
+      stored = { ...stored, ...applyDelta(stored, deltaOf(...records)) };
+      assert.ok(
+        Buffer.byteLength(JSON.stringify(stored)) <= STATUS_MAX_BYTES,
+        `round ${round}: ${Buffer.byteLength(JSON.stringify(stored))} bytes`,
+      );
+      WebhookStatus.parse(stored);
+    }
+    // The newest attempts are kept, with their bodies; older ones gave way.
+    const kept = stored!.recentAttempts!;
+    assert.ok(kept[0]!.responseBody);
+    assert.ok(kept.length < RECENT_ATTEMPTS, `${kept.length} attempts kept`);
+  });
+
+  it('leaves a status that fits untouched', () => {
+    const records = Array.from({ length: RECENT_ATTEMPTS }, (_, i) =>
+      attempt('Retrying', i, { error: 'HTTP 500', responseBody: 'oops' }),
+    );
+    const status = applyDelta(undefined, deltaOf(...records));
+    assert.equal(status.recentAttempts?.length, RECENT_ATTEMPTS);
+    assert.ok(status.recentAttempts?.every((a) => a.responseBody === 'oops'));
+  });
+
+  it('writes the circuit and the backlog, the latest of each', () => {
+    const earlier = emptyDelta();
+    earlier.circuit = { state: 'Open', openedAt: '2026-12-03T00:00:00Z' };
+    earlier.backlog = { waiting: 5, deadLettered: 1, observedAt: '2026-12-03T00:00:00Z' };
+    const later = emptyDelta();
+    later.circuit = { state: 'Closed' };
+    const both = combine(earlier, later);
+    const status = applyDelta(undefined, both);
+    assert.deepEqual(status.circuit, { state: 'Closed' });
+    assert.equal(status.backlog?.waiting, 5);
+  });
+
+  it('counts a held attempt as a failure in a row, not as a retry', () => {
+    const status = applyDelta(undefined, deltaOf(attempt('Held', 1, { error: 'HTTP 503' })));
+    assert.equal(status.deliveries?.retried, 0);
+    assert.equal(status.consecutiveFailures, 1);
+    assert.equal(status.attempts, 1);
+  });
 });

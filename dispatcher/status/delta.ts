@@ -2,11 +2,27 @@
 // write, and how that is added to the stored status. Pure; the writer applies it on the
 // latest stored status under optimistic concurrency, so replicas never lose each other's
 // updates.
-import { ATTEMPT_ERROR_MAX_LENGTH, type WebhookStatus } from '../../core/api/v1alpha1/webhook.ts';
+import {
+  ATTEMPT_ERROR_MAX_LENGTH,
+  RESPONSE_BODY_MAX_LENGTH,
+  RESPONSE_HEADER_MAX_LENGTH,
+  type WebhookStatus,
+} from '../../core/api/v1alpha1/webhook.ts';
 import { disabledStatus } from '../../core/status/disabled.ts';
 import { truncate } from '../../core/status/text.ts';
 
-export type Outcome = 'Succeeded' | 'Retrying' | 'Failed' | 'DeadLettered' | 'Denied' | 'Allowed';
+export type Outcome =
+  | 'Succeeded'
+  | 'Retrying'
+  | 'Failed'
+  | 'DeadLettered'
+  | 'Denied'
+  | 'Allowed'
+  /** Failed while the circuit breaker is open: the event went back to its queue, its retries untouched. */
+  | 'Held';
+
+export type CircuitStatus = NonNullable<WebhookStatus['circuit']>;
+export type BacklogStatus = NonNullable<WebhookStatus['backlog']>;
 
 export interface AttemptRecord {
   time: string;
@@ -17,6 +33,9 @@ export interface AttemptRecord {
   statusCode?: number;
   durationMs?: number;
   error?: string;
+  responseHeaders?: { retryAfter?: string; contentType?: string };
+  /** The first bytes of a failed response's body. */
+  responseBody?: string;
   /** Failed for good and moved to the dead-letter queue. */
   deadLettered?: boolean;
 }
@@ -35,7 +54,14 @@ export interface Delta {
   /** Oldest first. */
   attemptsLog: AttemptRecord[];
   disable?: { reason: string; at: string };
+  /** The circuit breaker's latest state, when it changed. */
+  circuit?: CircuitStatus;
+  /** The latest backlog sample. */
+  backlog?: BacklogStatus;
 }
+
+/** The most a Webhook's status may take, as JSON; attempt bodies give way first, then old attempts. */
+export const STATUS_MAX_BYTES = 64 * 1024;
 
 export const RECENT_ATTEMPTS = 20;
 
@@ -54,7 +80,14 @@ export function emptyDelta(): Delta {
 }
 
 export function isEmpty(delta: Delta): boolean {
-  return delta.attempts === 0 && delta.filtered === 0 && delta.deadLettered === 0 && !delta.disable;
+  return (
+    delta.attempts === 0 &&
+    delta.filtered === 0 &&
+    delta.deadLettered === 0 &&
+    !delta.disable &&
+    !delta.circuit &&
+    !delta.backlog
+  );
 }
 
 /** Adds one attempt to a delta. */
@@ -71,6 +104,9 @@ export function recordAttempt(delta: Delta, record: AttemptRecord): void {
       delta.sawSuccess = true;
       delta.failuresSinceSuccess = 0;
       delta.lastSuccessTime = record.time;
+      return;
+    case 'Held':
+      delta.failuresSinceSuccess++;
       return;
     case 'Retrying':
       delta.retried++;
@@ -90,6 +126,8 @@ export function recordAttempt(delta: Delta, record: AttemptRecord): void {
 export function combine(earlier: Delta, later: Delta): Delta {
   const log = [...earlier.attemptsLog, ...later.attemptsLog].slice(-RECENT_ATTEMPTS);
   const disable = later.disable ?? earlier.disable;
+  const circuit = later.circuit ?? earlier.circuit;
+  const backlog = later.backlog ?? earlier.backlog;
   return {
     succeeded: earlier.succeeded + later.succeeded,
     failed: earlier.failed + later.failed,
@@ -106,19 +144,61 @@ export function combine(earlier: Delta, later: Delta): Delta {
       : {}),
     attemptsLog: log,
     ...(disable ? { disable } : {}),
+    ...(circuit ? { circuit } : {}),
+    ...(backlog ? { backlog } : {}),
   };
 }
 
-/**
- * The text cut to at most `max` UTF-16 units, ending in "…" when it was cut. Units, not
- * characters: the API server counts characters, but the operator and the dispatcher check
- * the whole Webhook, status included, against the zod schema, which counts units; a
- * character is never cut in half.
- */
+type StatusAttempt = NonNullable<WebhookStatus['lastAttempt']>;
 
-function toStatusAttempt(record: AttemptRecord): NonNullable<WebhookStatus['lastAttempt']> {
-  const { deadLettered: _deadLettered, error, ...rest } = record;
-  return error === undefined ? rest : { ...rest, error: truncate(error, ATTEMPT_ERROR_MAX_LENGTH) };
+/**
+ * What an attempt record keeps of a failed response's body: its first 1 KiB, decoded as
+ * UTF-8, with control characters other than tab, newline and carriage return shown as U+FFFD (they would
+ * take six bytes each in JSON); nothing for an empty body.
+ */
+export function responseSnippet(body: string): string | undefined {
+  if (body.length === 0) return undefined;
+  const bytes = Buffer.from(body, 'utf8');
+  const head = bytes.length > RESPONSE_BODY_MAX_LENGTH ? bytes.subarray(0, RESPONSE_BODY_MAX_LENGTH) : bytes;
+  return head.toString('utf8').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd');
+}
+
+function toStatusAttempt(record: AttemptRecord): StatusAttempt {
+  const { deadLettered: _deadLettered, error, responseHeaders, responseBody, ...rest } = record;
+  const attempt: StatusAttempt = { ...rest };
+  if (error !== undefined) attempt.error = truncate(error, ATTEMPT_ERROR_MAX_LENGTH);
+  if (responseHeaders && Object.keys(responseHeaders).length > 0) {
+    attempt.responseHeaders = {};
+    if (responseHeaders.retryAfter !== undefined)
+      attempt.responseHeaders.retryAfter = truncate(responseHeaders.retryAfter, RESPONSE_HEADER_MAX_LENGTH);
+    if (responseHeaders.contentType !== undefined)
+      attempt.responseHeaders.contentType = truncate(responseHeaders.contentType, RESPONSE_HEADER_MAX_LENGTH);
+  }
+  if (responseBody !== undefined) attempt.responseBody = truncate(responseBody, RESPONSE_BODY_MAX_LENGTH);
+  return attempt;
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8');
+}
+
+/**
+ * The status within STATUS_MAX_BYTES: recent attempts are kept newest first while they fit,
+ * each with its response body if that fits too, without it otherwise; older ones give way.
+ */
+export function fitStatus(stored: WebhookStatus | undefined, next: Partial<WebhookStatus>): void {
+  const attempts = next.recentAttempts;
+  if (!attempts || jsonBytes({ ...stored, ...next }) <= STATUS_MAX_BYTES) return;
+  let room = STATUS_MAX_BYTES - jsonBytes({ ...stored, ...next, recentAttempts: [] });
+  const kept: StatusAttempt[] = [];
+  for (const attempt of attempts) {
+    const { responseBody: _body, ...bare } = attempt;
+    const choice = [attempt, bare].find((a) => jsonBytes(a) + 1 <= room);
+    if (!choice) break;
+    kept.push(choice);
+    room -= jsonBytes(choice) + 1;
+  }
+  next.recentAttempts = kept;
 }
 
 /**
@@ -146,6 +226,9 @@ export function applyDelta(stored: WebhookStatus | undefined, delta: Delta): Par
     next.recentAttempts = [...newestFirst, ...(stored?.recentAttempts ?? [])].slice(0, RECENT_ATTEMPTS);
   }
   if (delta.lastSuccessTime) next.lastSuccessTime = delta.lastSuccessTime;
+  if (delta.circuit) next.circuit = delta.circuit;
+  if (delta.backlog) next.backlog = delta.backlog;
+  fitStatus(stored, next);
   const disabled = delta.disable && disabledStatus(stored, delta.disable);
   return disabled ? { ...next, ...disabled } : next;
 }

@@ -16,6 +16,8 @@ import {
   isEmpty,
   recordAttempt,
   type AttemptRecord,
+  type BacklogStatus,
+  type CircuitStatus,
   type Delta,
 } from './delta.ts';
 import { kubeTime } from '../../core/time.ts';
@@ -38,6 +40,8 @@ export interface StatusWriterOptions {
   onWrite?: () => void;
   /** Called for each write the API server refused as invalid and that was dropped (for the metric). */
   onRefused?: (webhook: string) => void;
+  /** Called for each write that failed and was kept for the next tick (for the metric). */
+  onFailed?: (webhook: string) => void;
   /** Tells of a refused write with a Warning Event on the Webhook. */
   recorder?: EventRecorder;
 }
@@ -78,6 +82,16 @@ export class StatusWriter {
 
   disable(webhook: string, reason: string, at: Date): void {
     this.#delta(webhook).disable ??= { reason, at: kubeTime(at) };
+  }
+
+  /** The circuit breaker opened or closed. */
+  circuit(webhook: string, state: CircuitStatus): void {
+    this.#delta(webhook).circuit = state;
+  }
+
+  /** What the broker holds for the Webhook, as last sampled. */
+  backlog(webhook: string, sample: BacklogStatus): void {
+    this.#delta(webhook).backlog = sample;
   }
 
   start(): void {
@@ -144,6 +158,7 @@ export class StatusWriter {
       // Keep the delta, ahead of anything recorded meanwhile, for the next tick.
       const newer = this.#pending.get(webhook);
       this.#pending.set(webhook, newer ? combine(delta, newer) : delta);
+      this.#o.onFailed?.(webhook);
       this.#o.logger.warn(
         { webhook, err: errorMessage(error) },
         'Could not write delivery status; will retry',

@@ -2,6 +2,7 @@
 // are resolved against, which of them are deliverable now, what a running worker depends
 // on, and a Webhook's configuration or why it cannot be called. No I/O but the Secrets.
 import { EventSource, type EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
+import type { ObservedWebhook } from '../backlog.ts';
 import { validate } from '../../core/api/validate.ts';
 import type { RawObject } from '../../core/kube/objects.ts';
 import { ingestExchangeName } from '../../core/rabbit/topology.ts';
@@ -71,6 +72,19 @@ export function deliverable(
     const disabledByUs = disabledHere.has(name) && disabledHere.get(name) === generation;
     if (spec?.suspend || status?.disabled || disabledByUs) continue;
     (spec?.phase === 'Before' ? found.before : found.after).set(name, webhook);
+  }
+  return found;
+}
+
+/** The After Webhooks of a source, disabled ones included (not the deleted ones). */
+export function observedWebhooks(webhooks: Iterable<RawObject>, source: string): ObservedWebhook[] {
+  const found: ObservedWebhook[] = [];
+  for (const webhook of webhooks) {
+    const spec = webhook.spec as { phase?: string } | undefined;
+    const status = webhook.status as { disabled?: boolean } | undefined;
+    if (sourceOf(webhook) !== source || webhook.metadata.deletionTimestamp || spec?.phase === 'Before')
+      continue;
+    found.push({ name: webhook.metadata.name, disabled: status?.disabled === true });
   }
   return found;
 }

@@ -94,6 +94,33 @@ describe('dispatcherObjects', () => {
   });
 });
 
+describe('dispatcherObjects, tracing', () => {
+  it("gives every dispatcher the install's OTEL_* variables after its own", () => {
+    const env = [
+      { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://collector:4318' },
+      { name: 'OTEL_SERVICE_NAME', value: 'hookline-dispatcher' },
+    ];
+    const deployment = byKind(
+      dispatcherObjects({
+        source: source(kafka),
+        image: 'hookline:1',
+        brokerSecret: { name: 'hookline-broker-shop', key: 'uri' },
+        configHash: 'h1',
+        secretNames: [],
+        delivery: { allowedCidrs: [], allowHttpUrls: false },
+        env,
+      }),
+      'Deployment',
+    ) as DeploymentShape;
+    const names = deployment.spec.template.spec.containers[0]!.env.map((e) => e.name);
+    assert.deepEqual(names.slice(-2), ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME']);
+    assert.ok(names.indexOf('HOOKLINE_NAMESPACE') < names.indexOf('OTEL_SERVICE_NAME'));
+    // None without them.
+    const plain = byKind(objects(kafka), 'Deployment') as DeploymentShape;
+    assert.ok(plain.spec.template.spec.containers[0]!.env.every((e) => !e.name.startsWith('OTEL_')));
+  });
+});
+
 describe('sourceType and ingestEndpoint', () => {
   it('name the kind of source and the endpoint of an http one', () => {
     assert.equal(sourceType(source(kafka)), 'kafka');

@@ -28,6 +28,8 @@ export interface DispatcherInputs {
   secretNames: readonly string[];
   /** Install values the dispatcher enforces: address ranges allowed despite the SSRF guard, plain http. */
   delivery: { allowedCidrs: readonly string[]; allowHttpUrls: boolean };
+  /** Install-wide variables every dispatcher gets: the operator's OTEL_* ones (tracing). */
+  env?: readonly { name: string; value: string }[];
 }
 
 export const DISPATCHER_PORT = 8080;
@@ -127,6 +129,7 @@ export function dispatcherObjects(inputs: DispatcherInputs): Manifest[] {
                 { name: 'HOOKLINE_PORT', value: String(DISPATCHER_PORT) },
                 { name: 'HOOKLINE_ALLOWED_CIDRS', value: inputs.delivery.allowedCidrs.join(',') },
                 { name: 'HOOKLINE_ALLOW_HTTP_URLS', value: String(inputs.delivery.allowHttpUrls) },
+                ...(inputs.env ?? []).map(({ name, value }) => ({ name, value })),
               ],
               ports: [{ name: 'http', containerPort: DISPATCHER_PORT, protocol: 'TCP' }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },

@@ -7,8 +7,12 @@ export const FIELD_MANAGER = 'hookline-operator';
 export const SOURCE_FINALIZER = 'hookline.dev/dispatcher';
 export const WEBHOOK_FINALIZER = 'hookline.dev/topology';
 export const CONFIG_HASH_ANNOTATION = 'hookline.dev/config-hash';
-export const REENABLE_ANNOTATION = 'hookline.dev/reenable';
-export const REPLAY_ANNOTATION = 'hookline.dev/replay';
+export {
+  REENABLE_ANNOTATION,
+  REPLAY_ANNOTATION,
+  REPLAY_SINCE_ANNOTATION,
+  REPLAY_UNTIL_ANNOTATION,
+} from '../../core/annotations.ts';
 
 export const dispatcherName = (source: string) => childName('hookline-dispatcher', source);
 export const ingestServiceName = (source: string) => childName('hookline-ingest', source);

@@ -126,6 +126,26 @@ export const CallbackPolicySpec = z
       })
       .optional()
       .describe('A cap on the delivery rate of each Webhook.'),
+    circuitBreaker: z
+      .object({
+        failures: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(5)
+          .describe('Failed attempts within window that open the circuit.'),
+        window: duration('The span over which failures are counted.').default('1m'),
+        probeInterval: duration(
+          'While open, one delivery is tried this often; its success closes the circuit.',
+          '10m',
+        ).default('30s'),
+      })
+      .optional()
+      .describe(
+        "Stop delivering to a receiver that keeps failing: while open, events wait in the Webhook's " +
+          'queue without spending retries, and one probe delivery per probeInterval tells whether it is back. Off unless set.',
+      ),
   })
   .describe('The desired state of the CallbackPolicy.');
 export type CallbackPolicySpec = z.infer<typeof CallbackPolicySpec>;

@@ -51,6 +51,10 @@ export const ATTEMPT_ERROR_MAX_LENGTH = 1024;
  * is over it, so no stored Webhook turns invalid.
  */
 export const DISABLED_REASON_MAX_LENGTH = 2048;
+/** The first bytes of a failed response's body kept in an attempt record. */
+export const RESPONSE_BODY_MAX_LENGTH = 1024;
+/** A response header value kept in an attempt record. */
+export const RESPONSE_HEADER_MAX_LENGTH = 256;
 
 const TOPIC_WORD = '(\\*|#|[^.*#\\s]+)';
 const TOPIC_PATTERN = new RegExp(`^${TOPIC_WORD}(\\.${TOPIC_WORD})*$`);
@@ -350,10 +354,24 @@ const Attempt = z
     statusCode: z.number().int().optional().describe("The receiver's HTTP status, when it answered."),
     durationMs: z.number().int().min(0).optional().describe('How long the attempt took.'),
     outcome: z
-      .enum(['Succeeded', 'Failed', 'Retrying', 'DeadLettered', 'Denied', 'Allowed'])
+      .enum(['Succeeded', 'Failed', 'Retrying', 'DeadLettered', 'Denied', 'Allowed', 'Held'])
       .optional()
-      .describe('What came of the attempt.'),
+      .describe(
+        'What came of the attempt. Held: it failed while the circuit breaker was open; the event went back to its queue with its retries untouched.',
+      ),
     error: z.string().max(ATTEMPT_ERROR_MAX_LENGTH).optional().describe('Why the attempt failed.'),
+    responseHeaders: z
+      .object({
+        retryAfter: z.string().max(RESPONSE_HEADER_MAX_LENGTH).optional().describe('Retry-After.'),
+        contentType: z.string().max(RESPONSE_HEADER_MAX_LENGTH).optional().describe('Content-Type.'),
+      })
+      .optional()
+      .describe("Selected headers of the receiver's response."),
+    responseBody: z
+      .string()
+      .max(RESPONSE_BODY_MAX_LENGTH)
+      .optional()
+      .describe("The first 1 KiB of a failed response's body (decoded as UTF-8)."),
   })
   .describe('One delivery attempt.');
 
@@ -428,6 +446,48 @@ export const WebhookStatus = z
       })
       .optional()
       .describe('The RabbitMQ topology the operator last applied.'),
+    circuit: z
+      .object({
+        state: z
+          .enum(['Closed', 'Open'])
+          .describe('Open: deliveries are held in the queue and one probe is sent per probeInterval.'),
+        openedAt: z.string().optional().describe('When the circuit last opened (RFC 3339).'),
+        nextProbeAt: z.string().optional().describe('When the next probe is due while open (RFC 3339).'),
+        reason: z.string().max(ATTEMPT_ERROR_MAX_LENGTH).optional().describe('The failures that opened it.'),
+      })
+      .optional()
+      .describe("The circuit breaker's state, when the CallbackPolicy has one."),
+    backlog: z
+      .object({
+        waiting: z.number().int().min(0).describe("Events waiting in the Webhook's queue (head included)."),
+        deadLettered: z.number().int().min(0).describe('Events in its dead-letter queue.'),
+        deliveredPerMinute: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe('Events delivered over the last minute by the replica that sampled.'),
+        observedAt: z.string().describe('When the broker was asked (RFC 3339).'),
+      })
+      .optional()
+      .describe('What waits for this Webhook on the broker, sampled by the dispatcher.'),
+    lastTest: z
+      .object({
+        token: z.string().describe('The hookline.dev/send-test token this answers.'),
+        time: z.string().describe('When the test event was sent (RFC 3339).'),
+        eventId: z.string().describe("The test event's id."),
+        statusCode: z.number().int().optional().describe("The receiver's HTTP status, when it answered."),
+        durationMs: z.number().int().min(0).optional().describe('How long the attempt took.'),
+        outcome: z.enum(['Succeeded', 'Failed']).describe('Whether the receiver accepted it.'),
+        error: z.string().max(ATTEMPT_ERROR_MAX_LENGTH).optional().describe('Why it failed.'),
+        responseBody: z
+          .string()
+          .max(RESPONSE_BODY_MAX_LENGTH)
+          .optional()
+          .describe("The first 1 KiB of the response's body."),
+      })
+      .optional()
+      .describe('The answer to the last synthetic test event (kubectl hookline send-test).'),
     handledAnnotations: z
       .object({
         reenable: z.string().optional().describe('The last hookline.dev/reenable token acted on.'),
@@ -461,6 +521,19 @@ export const webhookKind: KindDefinition = {
       type: 'boolean',
       jsonPath: '.status.disabled',
       description: 'Disabled after retries ran out.',
+    },
+    {
+      name: 'CIRCUIT',
+      type: 'string',
+      jsonPath: '.status.circuit.state',
+      description: 'Open while the circuit breaker holds deliveries back.',
+    },
+    {
+      name: 'WAITING',
+      type: 'integer',
+      jsonPath: '.status.backlog.waiting',
+      description: 'Events waiting in its queue, as last sampled.',
+      priority: 1,
     },
     {
       name: 'DELIVERED',

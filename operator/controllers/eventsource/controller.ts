@@ -105,6 +105,7 @@ export class EventSourceController extends FinalizedController {
         configHash,
         secretNames: [...secretNames],
         delivery: { allowedCidrs: settings.allowedCidrs, allowHttpUrls: settings.allowHttpUrls },
+        env: settings.dispatcherEnv,
       }),
     ];
     let deployment: DeploymentState | undefined;

@@ -3,14 +3,19 @@ import { describe, it } from 'node:test';
 import type { Webhook, WebhookStatus } from '../../../core/api/v1alpha1/webhook.ts';
 import type { RawObject } from '../../../core/kube/objects.ts';
 import {
+  deadLetteredAt,
   desiredStatus,
   exchangeProblem,
   handledTokens,
+  inReplayWindow,
   reenableRequest,
+  replayedMessage,
   replayRequest,
+  replayWindow,
   sourceProblem,
   type Ensured,
   type NotReady,
+  type ReplayWindow,
 } from './plan.ts';
 
 const NOW = new Date('2026-12-02T10:00:00Z');
@@ -236,4 +241,128 @@ describe('desiredStatus', () => {
       for (const [key, value] of Object.entries(c.extra ?? {})) assert.deepEqual(status[key], value, key);
     });
   }
+});
+
+describe('replayWindow', () => {
+  const since = 'hookline.dev/replay-since';
+  const until = 'hookline.dev/replay-until';
+  const cases: {
+    name: string;
+    annotations: Record<string, string>;
+    window?: { since?: string; until?: string };
+    problem?: RegExp;
+  }[] = [
+    { name: 'no bounds: every dead letter', annotations: {}, window: {} },
+    { name: 'an empty bound is no bound', annotations: { [since]: ' ' }, window: {} },
+    {
+      name: 'since only',
+      annotations: { [since]: '2026-12-02T09:00:00Z' },
+      window: { since: '2026-12-02T09:00:00.000Z' },
+    },
+    {
+      name: 'both, with an offset and fractions',
+      annotations: { [since]: '2026-12-02T10:00:00.250+01:00', [until]: '2026-12-02T10:00:00Z' },
+      window: { since: '2026-12-02T09:00:00.250Z', until: '2026-12-02T10:00:00.000Z' },
+    },
+    {
+      name: 'a duration is not a time',
+      annotations: { [since]: '1h' },
+      problem: /^annotation hookline\.dev\/replay-since: "1h" is not an RFC 3339 time/,
+    },
+    {
+      name: 'a date without a time is not a time',
+      annotations: { [until]: '2026-12-02' },
+      problem: /^annotation hookline\.dev\/replay-until: "2026-12-02"/,
+    },
+    {
+      name: 'an impossible date',
+      annotations: { [since]: '2026-13-45T00:00:00Z' },
+      problem: /replay-since: "2026-13-45T00:00:00Z" is not an RFC 3339 time/,
+    },
+    {
+      name: 'both wrong: both named',
+      annotations: { [since]: 'yesterday', [until]: 'today' },
+      problem: /replay-since: "yesterday".*; annotation hookline\.dev\/replay-until: "today"/,
+    },
+    {
+      name: 'since not before until',
+      annotations: { [since]: '2026-12-02T10:00:00Z', [until]: '2026-12-02T10:00:00Z' },
+      problem: /replay-since \(2026-12-02T10:00:00.000Z\) is not before hookline\.dev\/replay-until/,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const parsed = replayWindow(raw({ annotations: { 'hookline.dev/replay': 't', ...c.annotations } }));
+      if (c.problem) {
+        assert.equal(parsed.ok, false);
+        assert.match(parsed.ok ? '' : parsed.message, c.problem);
+        return;
+      }
+      assert.ok(parsed.ok);
+      assert.deepEqual(
+        {
+          ...(parsed.window.since ? { since: parsed.window.since.toISOString() } : {}),
+          ...(parsed.window.until ? { until: parsed.window.until.toISOString() } : {}),
+        },
+        c.window,
+      );
+    });
+  }
+});
+
+describe('which dead letters a replay moves', () => {
+  const window: ReplayWindow = {
+    since: new Date('2026-12-02T09:00:00Z'),
+    until: new Date('2026-12-02T10:00:00Z'),
+  };
+  const stamped = (time: string) => ({ 'x-hookline-dead-lettered-at': time });
+  const died = (seconds: number) => ({ 'x-death': [{ time: { '!': 'timestamp', value: seconds } }, {}] });
+  const cases: { name: string; headers: Record<string, unknown> | undefined; inside: boolean }[] = [
+    { name: 'at since: inside', headers: stamped('2026-12-02T09:00:00.000Z'), inside: true },
+    { name: 'just before since: outside', headers: stamped('2026-12-02T08:59:59.999Z'), inside: false },
+    { name: 'between: inside', headers: stamped('2026-12-02T09:30:00Z'), inside: true },
+    { name: 'at until: outside', headers: stamped('2026-12-02T10:00:00.000Z'), inside: false },
+    {
+      name: "the broker's latest x-death when the dispatcher wrote no time",
+      headers: died(Date.parse('2026-12-02T09:15:00Z') / 1000),
+      inside: true,
+    },
+    { name: 'x-death outside', headers: died(Date.parse('2026-12-02T11:00:00Z') / 1000), inside: false },
+    {
+      name: "Hookline's time before the broker's",
+      headers: { ...stamped('2026-12-02T11:00:00Z'), ...died(Date.parse('2026-12-02T09:15:00Z') / 1000) },
+      inside: false,
+    },
+    { name: 'no time at all: not moved by a window', headers: {}, inside: false },
+    { name: 'no headers', headers: undefined, inside: false },
+    { name: 'a time that does not parse', headers: stamped('soon'), inside: false },
+  ];
+  for (const c of cases) {
+    it(c.name, () => assert.equal(inReplayWindow(window, c.headers), c.inside));
+  }
+
+  it('moves everything without bounds, times or not', () => {
+    assert.equal(inReplayWindow({}, {}), true);
+    assert.equal(inReplayWindow({}, stamped('2000-01-01T00:00:00Z')), true);
+  });
+
+  it('reads the time in each form', () => {
+    assert.equal(deadLetteredAt(stamped('2026-12-02T09:00:00Z'))?.toISOString(), '2026-12-02T09:00:00.000Z');
+    assert.equal(
+      deadLetteredAt({ 'x-death': [{ time: 1796205600 }] })?.toISOString(),
+      '2026-12-02T10:00:00.000Z',
+    );
+    assert.equal(deadLetteredAt({ 'x-death': [] }), undefined);
+  });
+
+  it("says what moved and what stayed, ending with the token's marker", () => {
+    assert.equal(
+      replayedMessage('abc', 'hookline.shop.orders', window, { moved: 3, kept: 2 }),
+      'Moved 3 events dead-lettered since 2026-12-02T09:00:00.000Z and until 2026-12-02T10:00:00.000Z back to queue hookline.shop.orders; 2 others stay in the dead-letter queue [replay abc]',
+    );
+    assert.equal(
+      replayedMessage('abc', 'hookline.shop.orders', {}, { moved: 1, kept: 0 }),
+      'Moved 1 dead-lettered events back to queue hookline.shop.orders [replay abc]',
+    );
+  });
 });

@@ -1,0 +1,159 @@
+// What waits on the broker, sampled in the background: for each After Webhook of the
+// source, the events ready in its queue (head included) and in its dead-letter queue, into
+// the metrics and the Webhook's status; Kafka consumer lag per partition; and the disabled
+// gauge. Series of a Webhook that is gone are removed, so that label sets stay bounded by
+// the Webhooks that exist. RabbitMQ's AMQP interface tells how many messages are ready,
+// not how old the oldest is: that age is not reported.
+import type { Logger } from 'pino';
+import { errorMessage } from '../core/errors.ts';
+import { systemClock, type Clock } from '../core/retry.ts';
+import { webhookQueues } from '../core/rabbit/topology.ts';
+import { kubeTime } from '../core/time.ts';
+import type { BrokerSession } from './broker/session.ts';
+import type { PartitionLag } from './ingest/kafka-client.ts';
+import { forgetWebhook, type DispatcherMetrics } from './metrics.ts';
+import type { StatusWriter } from './status/writer.ts';
+
+export interface ObservedWebhook {
+  name: string;
+  disabled: boolean;
+}
+
+export interface BacklogDeps {
+  namespace: string;
+  source: string;
+  session: BrokerSession;
+  metrics: DispatcherMetrics;
+  status: StatusWriter;
+  /** The After Webhooks of this source, disabled ones included. */
+  webhooks: () => ObservedWebhook[];
+  /** The Kafka consumer's lag, when the source is a kafka one and its consumer runs. */
+  kafkaLag?: () => Promise<PartitionLag[] | undefined>;
+  intervalMs: number;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/** A backlog unchanged in numbers is written to the status again only after this long. */
+const STATUS_REFRESH_MS = 60_000;
+
+interface Seen {
+  waiting: number;
+  deadLettered: number;
+  delivered: number;
+  at: number;
+  writtenAt: number;
+}
+
+export class BacklogSampler {
+  readonly #d: BacklogDeps;
+  readonly #clock: Clock;
+  readonly #seen = new Map<string, Seen>();
+  readonly #partitions = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #sampling: Promise<void> = Promise.resolve();
+
+  constructor(deps: BacklogDeps) {
+    this.#d = deps;
+    this.#clock = deps.clock ?? systemClock;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => {
+      this.#sampling = this.#sampling.then(() => this.sample());
+    }, this.#d.intervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#sampling;
+  }
+
+  /** One round; a broker that cannot be asked leaves the last figures in place. */
+  async sample(): Promise<void> {
+    try {
+      await this.#sampleWebhooks();
+      await this.#sampleKafka();
+    } catch (error) {
+      this.#d.logger.debug({ err: errorMessage(error) }, 'Could not sample the backlog');
+    }
+  }
+
+  async #sampleWebhooks(): Promise<void> {
+    const { namespace, session, metrics } = this.#d;
+    const delivered = await this.#deliveredCounts();
+    const present = new Set<string>();
+    for (const { name, disabled } of this.#d.webhooks()) {
+      present.add(name);
+      metrics.disabled.set({ namespace, webhook: name }, disabled ? 1 : 0);
+      const queues = webhookQueues(namespace, name);
+      const [main, head, dead] = await Promise.all(
+        [queues.queue, queues.headQueue, queues.deadLetterQueue].map((q) => session.messageCount(q)),
+      );
+      if (main === undefined) continue; // not declared yet
+      const waiting = main + (head ?? 0);
+      const deadLettered = dead ?? 0;
+      metrics.queueMessages.set({ namespace, webhook: name, queue: 'waiting' }, waiting);
+      metrics.queueMessages.set({ namespace, webhook: name, queue: 'dead_letter' }, deadLettered);
+      this.#toStatus(name, waiting, deadLettered, delivered.get(name) ?? 0);
+    }
+    for (const name of this.#seen.keys()) {
+      if (present.has(name)) continue;
+      this.#seen.delete(name);
+      forgetWebhook(metrics, namespace, name);
+    }
+  }
+
+  #toStatus(name: string, waiting: number, deadLettered: number, delivered: number): void {
+    const now = this.#clock.now();
+    const before = this.#seen.get(name);
+    const perMinute =
+      before && now > before.at
+        ? Math.max(0, Math.round(((delivered - before.delivered) * 60_000) / (now - before.at)))
+        : 0;
+    const changed = !before || before.waiting !== waiting || before.deadLettered !== deadLettered;
+    const due = changed || now - before.writtenAt >= STATUS_REFRESH_MS;
+    this.#seen.set(name, {
+      waiting,
+      deadLettered,
+      delivered,
+      at: now,
+      writtenAt: due ? now : before.writtenAt,
+    });
+    if (!due) return;
+    this.#d.status.backlog(name, {
+      waiting,
+      deadLettered,
+      deliveredPerMinute: perMinute,
+      observedAt: kubeTime(new Date(now)),
+    });
+  }
+
+  /** Events delivered so far per Webhook, as this replica's counter has them. */
+  async #deliveredCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const { values } = await this.#d.metrics.deliveries.get();
+    for (const { labels, value } of values) {
+      if (labels.outcome === 'succeeded' && labels.namespace === this.#d.namespace)
+        counts.set(String(labels.webhook), value);
+    }
+    return counts;
+  }
+
+  async #sampleKafka(): Promise<void> {
+    const { namespace, source, metrics } = this.#d;
+    const lags = (await this.#d.kafkaLag?.()) ?? [];
+    const now = new Set<string>();
+    for (const { topic, partition, lag } of lags) {
+      const labels = { namespace, source, topic, partition: String(partition) };
+      now.add(JSON.stringify(labels));
+      metrics.kafkaLag.set(labels, lag);
+    }
+    for (const key of this.#partitions) {
+      if (!now.has(key)) metrics.kafkaLag.remove(JSON.parse(key) as Record<string, string>);
+    }
+    this.#partitions.clear();
+    for (const key of now) this.#partitions.add(key);
+  }
+}
