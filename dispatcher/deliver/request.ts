@@ -32,15 +32,13 @@ export async function attemptRequest(
     config.spec.signing.scheme === 'standard-webhooks' || config.spec.signing.scheme === 'ed25519'
       ? {}
       : { 'Hookline-Event-Id': meta.id };
-  const headers = {
+  const headers: Record<string, string> = {
     ...config.spec.headers,
     ...payload.headers,
     'user-agent': 'Hookline/0.1',
     'Hookline-Event-Type': meta.type,
     'Hookline-Attempt': String(meta.attempt),
     ...idHeader,
-    ...(trace?.traceparent !== undefined ? { traceparent: trace.traceparent } : {}),
-    ...(trace?.tracestate !== undefined ? { tracestate: trace.tracestate } : {}),
     ...(await config.authenticate(started)),
     ...config.signer({
       id: meta.id,
@@ -49,5 +47,10 @@ export async function attemptRequest(
       url: config.url,
     }),
   };
+  // Set only when there is one: an untraced attempt allocates nothing more.
+  if (trace !== undefined) {
+    headers.traceparent = trace.traceparent;
+    if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
+  }
   return { headers, body: payload.body };
 }

@@ -175,7 +175,7 @@ spec:
         `${name}: ${retriedAtOpen[name]} retries before the circuit opened`,
       );
     }
-    const table = await kubectl(['get', 'webhooks', '-n', namespace]);
+    const table = await kubectl(['get', 'webhooks', '-n', namespace, '-o', 'wide']);
     assert.match(table.stdout, /CIRCUIT/);
     assert.match(table.stdout, /unordered\s.*Open/);
     const events = await kubectl([

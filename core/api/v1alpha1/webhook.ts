@@ -37,6 +37,8 @@ export const RESERVED_HEADERS = [
   'hookline-event-id',
   'hookline-event-type',
   'hookline-attempt',
+  'traceparent',
+  'tracestate',
 ] as const;
 
 /**
@@ -527,6 +529,8 @@ export const webhookKind: KindDefinition = {
       type: 'string',
       jsonPath: '.status.circuit.state',
       description: 'Open while the circuit breaker holds deliveries back.',
+      // The default columns are the SPEC's; this one shows with -o wide.
+      priority: 1,
     },
     {
       name: 'WAITING',
