@@ -7,6 +7,7 @@
 // each kind of source, receivers that verify signatures with independent code, what
 // `kubectl get webhooks` shows, and `kubectl delete -f -` leaving nothing behind.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -681,6 +682,36 @@ describe('end to end: the examples applied, fed and deleted through kubectl', ()
         ?.status?.recentAttempts?.some((a) => a.outcome === 'Denied' && a.statusCode === 403),
       'the denial is in the activation history',
     );
+  });
+
+  it('prints the table an SRE needs with kubectl hookline status, and the same as JSON', async () => {
+    const plugin = (args: readonly string[]) =>
+      new Promise<{ code: number; stdout: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [path.join(import.meta.dirname, '..', '..', 'cli', 'kubectl-hookline.ts'), ...args],
+          { env: { ...process.env, KUBECONFIG: testEnv().kubeconfig } },
+          (error, stdout) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }),
+        );
+      });
+    const table = await plugin(['status', '-n', namespace]);
+    assert.equal(table.code, 0, table.stdout);
+    process.stderr.write(`[kubectl hookline status]\n${table.stdout}`);
+    const rows = rowsByName(parseTable(table.stdout));
+    for (const name of WEBHOOKS) assert.ok(rows.has(name), `${name} in\n${table.stdout}`);
+    assert.equal(rows.get('shop-77-legacy')!.READY, 'False', table.stdout);
+    assert.equal(rows.get('shop-77-legacy')!.REASON, 'RetriesExhausted', table.stdout);
+    assert.equal(rows.get('shop-77-legacy')!.DISABLED, 'true', table.stdout);
+    assert.match(rows.get('shop-77-legacy')!['LAST-ERROR']!, /HTTP 500/, table.stdout);
+    assert.equal(rows.get('app-quota')!['LAST-STATUS'], '403', table.stdout);
+    const json = await plugin(['status', '-n', namespace, '-o', 'json']);
+    const objects = await webhooksJson();
+    for (const entry of JSON.parse(json.stdout) as { name: WebhookName; delivered: number | null }[])
+      assert.equal(
+        entry.delivered ?? 0,
+        objects.get(entry.name)?.status?.deliveries?.succeeded ?? 0,
+        entry.name,
+      );
   });
 
   // Each example is deleted the way it was applied; the payment case first, Midaz last.
