@@ -37,12 +37,25 @@ export interface BacklogDeps {
 /** A backlog unchanged in numbers is written to the status again only after this long. */
 const STATUS_REFRESH_MS = 60_000;
 
+/**
+ * Whether a delivery rate differs enough from the one in the status to be written: any move
+ * to or from zero, otherwise more than a tenth (so that a steady stream does not write every
+ * sample, and a stream that stops or starts shows at once).
+ */
+export function rateMoved(written: number, now: number): boolean {
+  if (written === now) return false;
+  if (written === 0 || now === 0) return true;
+  return Math.abs(now - written) > written / 10;
+}
+
 interface Seen {
   waiting: number;
   deadLettered: number;
   delivered: number;
   at: number;
   writtenAt: number;
+  /** The deliveredPerMinute last written to the status. */
+  writtenRate: number;
 }
 
 export class BacklogSampler {
@@ -112,7 +125,11 @@ export class BacklogSampler {
       before && now > before.at
         ? Math.max(0, Math.round(((delivered - before.delivered) * 60_000) / (now - before.at)))
         : 0;
-    const changed = !before || before.waiting !== waiting || before.deadLettered !== deadLettered;
+    const changed =
+      !before ||
+      before.waiting !== waiting ||
+      before.deadLettered !== deadLettered ||
+      rateMoved(before.writtenRate, perMinute);
     const due = changed || now - before.writtenAt >= STATUS_REFRESH_MS;
     this.#seen.set(name, {
       waiting,
@@ -120,6 +137,7 @@ export class BacklogSampler {
       delivered,
       at: now,
       writtenAt: due ? now : before.writtenAt,
+      writtenRate: due ? perMinute : before.writtenRate,
     });
     if (!due) return;
     this.#d.status.backlog(name, {

@@ -165,6 +165,7 @@ export class SendTests {
         headers: request.headers,
         body: request.body,
         requestTimeoutMs: config.requestTimeoutMs,
+        keepBody: true,
       });
       return testResult(config, result);
     } catch (error) {

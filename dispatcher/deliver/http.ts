@@ -13,6 +13,8 @@ export interface HttpRequest {
   headers: Record<string, string>;
   body: Buffer;
   requestTimeoutMs: number;
+  /** Keep a success's body too (a test event shows what the receiver answered). */
+  keepBody?: boolean;
 }
 
 export type HttpResult =
@@ -20,7 +22,7 @@ export type HttpResult =
       kind: 'response';
       status: number;
       retryAfterMs?: number;
-      /** The first 4 KiB of a failed response's body; '' after a success. */
+      /** The first 4 KiB of a failed response's body; '' after a success unless `keepBody`. */
       body: string;
       /** The response headers an attempt record keeps. */
       headers?: ResponseHeaders;
@@ -154,9 +156,9 @@ export class HttpClient {
         headersTimeout: req.requestTimeoutMs,
         bodyTimeout: req.requestTimeoutMs,
       });
-      // A success needs no body; a failure's first 4 KiB say why.
+      // A delivered event needs no body; a failure's first 4 KiB say why.
       const body =
-        response.statusCode < 300
+        response.statusCode < 300 && !req.keepBody
           ? (await response.body.dump().catch(() => undefined), '')
           : await readCapped(response.body).catch(() => '');
       return {

@@ -193,7 +193,10 @@ describe('Kafka ingest (examples/anchor-platform)', () => {
     });
     await first.kill();
     const deliveredAtKill = receivers.business.requests.length;
-    dispatchers.push(await startDispatcher(namespace, 'anchor-events'));
+    // Sampling every second, so that the lag metric below follows the committed offsets.
+    dispatchers.push(
+      await startDispatcher(namespace, 'anchor-events', { HOOKLINE_SAMPLE_INTERVAL_MS: '1000' }),
+    );
 
     for (const [name, receiver] of Object.entries(receivers)) {
       const want = expected[name as keyof typeof expected];
@@ -313,6 +316,24 @@ describe('Kafka ingest (examples/anchor-platform)', () => {
     } finally {
       await admin.disconnect();
     }
+    // The dispatcher's lag metric agrees: a series per partition of the topic, each at zero.
+    const dispatcher = dispatchers.at(-1)!;
+    const port = dispatcher.logs.find((l) => l.msg === 'Dispatcher listening')?.port as number;
+    const lags = await eventually('hookline_kafka_consumer_lag at zero on every partition', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const series = text
+        .split('\n')
+        .filter((line) => line.startsWith('hookline_kafka_consumer_lag{'))
+        .filter(
+          (line) => line.includes(`namespace="${namespace}"`) && line.includes('source="anchor-events"'),
+        );
+      return series.length === 3 && series.every((line) => line.endsWith(' 0')) ? series : undefined;
+    });
+    assert.deepEqual(
+      lags.map((line) => /partition="(\d+)"/.exec(line)?.[1]).sort(),
+      ['0', '1', '2'],
+      `one series per partition of ${TOPIC}: ${lags.join('; ')}`,
+    );
   });
 
   it('loses nothing when the Kafka broker restarts mid-stream', async () => {

@@ -103,7 +103,7 @@ describe('kubectl hookline', () => {
     operator = startOperator({ namespace, env: { HOOKLINE_RESYNC_PERIOD: '5s' } });
     await apply(namespace, rabbitSourceManifests('orders', testEnv().rabbitmq.amqpUrl, exchange));
     await waitForSourceInPlace(namespace, 'orders');
-    receivers.ok = await startReceiver(answer.status(200));
+    receivers.ok = await startReceiver(answer.status(200, 'accepted'));
     receivers.failing = await startReceiver(answer.status(500, 'boom'));
     receivers.broken = await startReceiver(answer.status(503, 'down'));
     await apply(
@@ -285,8 +285,10 @@ spec:
     const { code, stdout, stderr } = await cli(['send-test', 'ok', '-n', namespace]);
     process.stderr.write(`[kubectl hookline send-test ok]\n${stdout}${stderr}`);
     assert.equal(code, 0, stderr);
-    const [, token] = /test event test-(\S+) Succeeded: HTTP 200 in \d+ms/.exec(stdout) ?? [];
-    assert.ok(token, stdout);
+    const [, token] =
+      /test event test-(\S+) Succeeded: HTTP 200 in \d+ms\n {2}body: {2}accepted\n/.exec(stdout) ?? [];
+    assert.ok(token, `the receiver's answer is shown on success too: ${stdout}`);
+    assert.equal(statusOf(await getObject(namespace, 'webhooks', 'ok')).lastTest?.responseBody, 'accepted');
     assert.equal(receivers.ok.requests.length, before + 1);
     const request = receivers.ok.requests.at(-1)!;
     assert.equal(request.headers['webhook-id'], `test-${token}`);

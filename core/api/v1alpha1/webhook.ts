@@ -468,7 +468,7 @@ export const WebhookStatus = z
           .int()
           .min(0)
           .optional()
-          .describe('Events delivered over the last minute by the replica that sampled.'),
+          .describe('Deliveries per minute of the replica that sampled, over its last sampling interval.'),
         observedAt: z.string().describe('When the broker was asked (RFC 3339).'),
       })
       .optional()

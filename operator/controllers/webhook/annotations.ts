@@ -16,12 +16,20 @@ import { REENABLE_ANNOTATION } from '../names.ts';
 import { hookRef } from '../status.ts';
 import { inReplayWindow, reenableRequest, replayedMessage, replayRequest, replayWindow } from './plan.ts';
 
+/**
+ * The replay token acted on per Webhook (by uid) in this process. The status records it too,
+ * but a reconcile that starts before the cache has seen that status write would read the
+ * old token and move the dead letters a second time.
+ */
+export type ActedReplays = Map<string, string>;
+
 export async function handleAnnotations(
   ctx: OperatorContext,
   raw: RawObject,
   topology: WebhookTopology,
   broker: SourceBroker,
   rc: ReconcileContext,
+  acted: ActedReplays,
 ): Promise<void> {
   const status = (raw.status ?? {}) as WebhookStatus;
   const reenable = reenableRequest(raw);
@@ -35,7 +43,10 @@ export async function handleAnnotations(
     await ctx.recorder.normal(raw, 'Reenabled', `Re-enabled Webhook after ${why}`);
   }
   const token = replayRequest(raw);
-  if (token !== undefined) await replay(ctx, raw, token, topology, broker, rc);
+  const uid = raw.metadata.uid ?? `${raw.metadata.namespace}/${raw.metadata.name}`;
+  if (token === undefined || acted.get(uid) === token) return;
+  await replay(ctx, raw, token, topology, broker, rc);
+  acted.set(uid, token);
 }
 
 /**

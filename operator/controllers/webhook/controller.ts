@@ -13,7 +13,7 @@ import type { OperatorContext } from '../context.ts';
 import { FinalizedController } from '../finalized.ts';
 import { WEBHOOK_FINALIZER } from '../names.ts';
 import { applyOwnedStatus } from '../status.ts';
-import { handleAnnotations } from './annotations.ts';
+import { handleAnnotations, type ActedReplays } from './annotations.ts';
 import { desiredStatus, exchangeProblem, sourceProblem, type Ensured, type NotReady } from './plan.ts';
 import { checkAuthSecrets, deleteGeneratedSecret, ensureSigningSecret } from './secrets.ts';
 import { WebhookTopologies } from './topology.ts';
@@ -23,6 +23,7 @@ const PLURAL = 'webhooks';
 export class WebhookController extends FinalizedController {
   readonly kind = 'Webhook';
   readonly #topologies: WebhookTopologies;
+  readonly #replays: ActedReplays = new Map();
 
   constructor(ctx: OperatorContext) {
     super(ctx, PLURAL, WEBHOOK_FINALIZER);
@@ -83,7 +84,7 @@ export class WebhookController extends FinalizedController {
     });
     const status = (raw.status ?? {}) as WebhookStatus;
     const applied = await this.#topologies.ensure(webhook, topology, broker.value, status.topology, rc);
-    await handleAnnotations(this.ctx, raw, topology, broker.value, rc);
+    await handleAnnotations(this.ctx, raw, topology, broker.value, rc, this.#replays);
     const queue = topology.phase === 'After' ? topology.queue : undefined;
     return { topology: applied, ...(queue ? { queue } : {}), publicKey: signing.value };
   }
@@ -108,5 +109,6 @@ export class WebhookController extends FinalizedController {
       }
     }
     await deleteGeneratedSecret(this.ctx, raw, signingSecretName(raw.metadata.name));
+    if (raw.metadata.uid) this.#replays.delete(raw.metadata.uid);
   }
 }

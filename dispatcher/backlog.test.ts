@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import { webhookQueues } from '../core/rabbit/topology.ts';
+import { BacklogSampler, rateMoved } from './backlog.ts';
+import type { BrokerSession } from './broker/session.ts';
+import { dispatcherMetrics } from './metrics.ts';
+import type { BacklogStatus } from './status/delta.ts';
+import type { StatusWriter } from './status/writer.ts';
+
+function sampler(counts: Map<string, number>) {
+  const metrics = dispatcherMetrics();
+  const written: BacklogStatus[] = [];
+  let now = 1_000_000;
+  const session = {
+    messageCount: (queue: string) => Promise.resolve(counts.get(queue)),
+  } as unknown as BrokerSession;
+  const status = { backlog: (_: string, s: BacklogStatus) => written.push(s) } as unknown as StatusWriter;
+  const s = new BacklogSampler({
+    namespace: 'team',
+    source: 'orders',
+    session,
+    metrics,
+    status,
+    webhooks: () => [{ name: 'hook', disabled: false }],
+    intervalMs: 15_000,
+    logger: pino({ level: 'silent' }),
+    clock: { now: () => now, sleep: async () => {} },
+  });
+  const deliver = (n: number) =>
+    metrics.deliveries.inc({ namespace: 'team', webhook: 'hook', outcome: 'succeeded' }, n);
+  const tick = async (ms: number) => {
+    now += ms;
+    await s.sample();
+  };
+  return { written, deliver, tick };
+}
+
+const names = webhookQueues('team', 'hook');
+
+test('a rate that changes while the queue stays empty is written, not left stale', async (t) => {
+  const queues = new Map([
+    [names.queue, 0],
+    [names.deadLetterQueue, 0],
+  ]);
+  const { written, deliver, tick } = sampler(queues);
+  await tick(0);
+  assert.equal(written.length, 1, 'the first sample is written');
+  assert.equal(written[0]!.deliveredPerMinute, 0);
+
+  deliver(150); // 150 in 15 s: 600 per minute, queue still empty
+  await tick(15_000);
+  assert.equal(written.length, 2, 'a new rate is written at once');
+  assert.equal(written[1]!.deliveredPerMinute, 600);
+
+  deliver(151); // about the same rate: not worth a status write
+  await tick(15_000);
+  assert.equal(written.length, 2);
+
+  await tick(15_000); // traffic stopped: the rate fell to 0
+  assert.equal(written.length, 3);
+  assert.equal(written[2]!.deliveredPerMinute, 0);
+  assert.equal(written[2]!.waiting, 0);
+  t.diagnostic(`writes: ${written.map((w) => w.deliveredPerMinute).join(', ')}`);
+});
+
+test('an unchanged backlog is written again once a minute, and counts changes at once', async () => {
+  const queues = new Map([
+    [names.queue, 3],
+    [names.deadLetterQueue, 1],
+  ]);
+  const { written, tick } = sampler(queues);
+  await tick(0);
+  await tick(15_000);
+  await tick(15_000);
+  assert.equal(written.length, 1);
+  queues.set(names.queue, 4);
+  await tick(15_000);
+  assert.equal(written.length, 2);
+  assert.equal(written[1]!.waiting, 4);
+  assert.equal(written[1]!.deadLettered, 1);
+  await tick(60_000);
+  assert.equal(written.length, 3, 'refreshed after a minute');
+});
+
+test('a Webhook whose queue is not declared yet gets no status', async () => {
+  const { written, tick } = sampler(new Map());
+  await tick(0);
+  assert.equal(written.length, 0);
+});
+
+test('rateMoved: zero crossings always, otherwise more than a tenth', () => {
+  assert.equal(rateMoved(0, 0), false);
+  assert.equal(rateMoved(0, 1), true);
+  assert.equal(rateMoved(5, 0), true);
+  assert.equal(rateMoved(600, 604), false);
+  assert.equal(rateMoved(600, 660), false);
+  assert.equal(rateMoved(600, 661), true);
+  assert.equal(rateMoved(600, 539), true);
+});
