@@ -1,6 +1,6 @@
 // Lint rules: typescript-eslint's type-aware set, plus the habits of STYLE.md
-// (no floating promises, named exports only, and the layout: the operator and the
-// dispatcher build on core/ and neither imports the other; core/ imports neither).
+// (no floating promises, named exports only, and the layout: the operator, the dispatcher
+// and the kubectl plugin (cli/) build on core/ and none imports another; core/ imports none).
 import tseslint from 'typescript-eslint';
 
 /** A no-restricted-imports rule that keeps a folder out of the given top-level folders. */
@@ -10,7 +10,7 @@ function outOf(...folders) {
     {
       patterns: folders.map((folder) => ({
         regex: `^(\\.\\./)+${folder}/`,
-        message: `Import what both halves use from core/, not from ${folder}/ (see STYLE.md, "Layout shows the architecture").`,
+        message: `Import what is shared from core/, not from ${folder}/ (see STYLE.md, "Layout shows the architecture").`,
       })),
     },
   ];
@@ -46,7 +46,8 @@ export default tseslint.config(
   },
   // Static imports only: `npm run imports` (scripts/imports.ts) also checks dynamic ones and
   // sees the entry point hookline.ts, which starts either half, beside them.
-  { files: ['core/**/*.ts'], rules: { 'no-restricted-imports': outOf('operator', 'dispatcher') } },
-  { files: ['operator/**/*.ts'], rules: { 'no-restricted-imports': outOf('dispatcher') } },
-  { files: ['dispatcher/**/*.ts'], rules: { 'no-restricted-imports': outOf('operator') } },
+  { files: ['core/**/*.ts'], rules: { 'no-restricted-imports': outOf('operator', 'dispatcher', 'cli') } },
+  { files: ['operator/**/*.ts'], rules: { 'no-restricted-imports': outOf('dispatcher', 'cli') } },
+  { files: ['dispatcher/**/*.ts'], rules: { 'no-restricted-imports': outOf('operator', 'cli') } },
+  { files: ['cli/**/*.ts'], rules: { 'no-restricted-imports': outOf('operator', 'dispatcher') } },
 );

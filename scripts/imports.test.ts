@@ -28,6 +28,18 @@ describe('the layout of imports', () => {
       assert.ok(entry.includes(half), `hookline.ts does not import ${half}`);
   });
 
+  it('keeps the kubectl plugin on core/, out of the operator and the dispatcher', () => {
+    const fromCli = crossFolderImports(repo).filter((i) => i.from === 'cli');
+    assert.ok(
+      fromCli.some((i) => i.to === 'core'),
+      'the import scan sees no import from cli/ into core/',
+    );
+    assert.deepEqual(
+      fromCli.filter((i) => i.to === 'dispatcher' || i.to === 'operator'),
+      [],
+    );
+  });
+
   it('sees multi-line, type-only, re-exported and dynamic imports', () => {
     const source = [
       "import fs from 'node:fs';",
@@ -56,6 +68,8 @@ describe('the layout of imports', () => {
         'core/a.ts': 'export const a = 1;\n',
         'operator/b.ts': "import { a } from '../core/a.ts';\nexport const b = a;\n",
         'dispatcher/deep/c.ts': "import { b } from '../../operator/b.ts';\nexport const c = b;\n",
+        'cli/d.ts':
+          "import { a } from '../core/a.ts';\nconst { c } = await import('../dispatcher/deep/c.ts');\n",
       })) {
         fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
         fs.writeFileSync(path.join(root, file), source);
@@ -66,6 +80,12 @@ describe('the layout of imports', () => {
           specifier: '../../operator/b.ts',
           from: 'dispatcher',
           to: 'operator',
+        },
+        {
+          file: 'cli/d.ts',
+          specifier: '../dispatcher/deep/c.ts',
+          from: 'cli',
+          to: 'dispatcher',
         },
       ]);
     } finally {

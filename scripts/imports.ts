@@ -1,13 +1,14 @@
-// `npm run imports`: lists every import that crosses between core/, operator/ and
-// dispatcher/, and fails when one breaks the layout: the operator and the dispatcher build
-// on core/ and neither imports the other; core/ imports neither. The entry point that starts
-// either half, hookline.ts, sits beside the three folders, outside all of them.
+// `npm run imports`: lists every import that crosses between core/, operator/, dispatcher/
+// and cli/, and fails when one breaks the layout: the operator, the dispatcher and the
+// kubectl plugin (cli/) build on core/ and none imports another; core/ imports none of them.
+// The entry point that starts either half, hookline.ts, sits beside the folders, outside
+// all of them.
 // ESLint's no-restricted-imports enforces the same for static imports; this scan also sees
 // dynamic `import()`.
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const FOLDERS = ['core', 'operator', 'dispatcher'] as const;
+export const FOLDERS = ['core', 'operator', 'dispatcher', 'cli'] as const;
 type Folder = (typeof FOLDERS)[number];
 
 export interface CrossImport {
@@ -23,6 +24,7 @@ const ALLOWED: Record<Folder, readonly Folder[]> = {
   core: [],
   operator: ['core'],
   dispatcher: ['core'],
+  cli: ['core'],
 };
 
 const SPECIFIER = /(?:\b(?:import|export)\s[^'"`;]*?\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)'([^']+)'/g;
