@@ -3,7 +3,6 @@
 // real kube-apiserver, and the operator run under the chart's ServiceAccount and RBAC.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,6 +20,7 @@ import {
   waitForReady,
   waitForSourceInPlace,
 } from '../fixtures/cluster.ts';
+import { freePort } from '../fixtures/binary.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startProcess, type RunningProcess } from '../fixtures/process.ts';
 import { eventually } from '../fixtures/wait.ts';
@@ -600,17 +600,6 @@ describe('the Helm chart', () => {
     });
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function dryRun(rendering: Rendering): Promise<string> {
   const { stdout } = await kubectl(
