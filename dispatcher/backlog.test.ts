@@ -8,12 +8,16 @@ import { dispatcherMetrics } from './metrics.ts';
 import type { BacklogStatus } from './status/delta.ts';
 import type { StatusWriter } from './status/writer.ts';
 
-function sampler(counts: Map<string, number>) {
+function sampler(counts: Map<string, number>, hook = { name: 'hook', disabled: false, strict: false }) {
+  const asked: string[] = [];
   const metrics = dispatcherMetrics();
   const written: BacklogStatus[] = [];
   let now = 1_000_000;
   const session = {
-    messageCount: (queue: string) => Promise.resolve(counts.get(queue)),
+    messageCount: (queue: string) => {
+      asked.push(queue);
+      return Promise.resolve(counts.get(queue));
+    },
   } as unknown as BrokerSession;
   const status = { backlog: (_: string, s: BacklogStatus) => written.push(s) } as unknown as StatusWriter;
   const s = new BacklogSampler({
@@ -22,7 +26,7 @@ function sampler(counts: Map<string, number>) {
     session,
     metrics,
     status,
-    webhooks: () => [{ name: 'hook', disabled: false }],
+    webhooks: () => [hook],
     intervalMs: 15_000,
     logger: pino({ level: 'silent' }),
     clock: { now: () => now, sleep: async () => {} },
@@ -33,7 +37,7 @@ function sampler(counts: Map<string, number>) {
     now += ms;
     await s.sample();
   };
-  return { written, deliver, tick };
+  return { written, deliver, tick, asked, hook };
 }
 
 const names = webhookQueues('team', 'hook');
@@ -97,4 +101,32 @@ test('rateMoved: zero crossings always, otherwise more than a tenth', () => {
   assert.equal(rateMoved(600, 660), false);
   assert.equal(rateMoved(600, 661), true);
   assert.equal(rateMoved(600, 539), true);
+});
+
+test('a head queue is asked for only where one is: Strict, or found at the last sample', async () => {
+  const queues = new Map([
+    [names.queue, 2],
+    [names.deadLetterQueue, 0],
+  ]);
+  const { written, tick, asked, hook } = sampler(queues);
+  await tick(0);
+  assert.deepEqual(asked.sort(), [names.queue, names.deadLetterQueue].sort(), 'Unordered: no head queue');
+
+  hook.strict = true;
+  queues.set(names.headQueue, 1);
+  asked.length = 0;
+  await tick(15_000);
+  assert.ok(asked.includes(names.headQueue));
+  assert.equal(written.at(-1)!.waiting, 3, 'the event in the head queue waits too');
+
+  hook.strict = false; // moved to Unordered: the head queue is asked for until it is gone
+  asked.length = 0;
+  await tick(15_000);
+  assert.ok(asked.includes(names.headQueue));
+  queues.delete(names.headQueue);
+  await tick(15_000);
+  asked.length = 0;
+  await tick(15_000);
+  assert.ok(!asked.includes(names.headQueue));
+  assert.equal(written.at(-1)!.waiting, 2);
 });

@@ -17,6 +17,8 @@ import type { StatusWriter } from './status/writer.ts';
 export interface ObservedWebhook {
   name: string;
   disabled: boolean;
+  /** Its policy's ordering is Strict: it has a head queue. */
+  strict: boolean;
 }
 
 export interface BacklogDeps {
@@ -63,6 +65,8 @@ export class BacklogSampler {
   readonly #clock: Clock;
   readonly #seen = new Map<string, Seen>();
   readonly #partitions = new Set<string>();
+  /** Webhooks whose head queue was there at the last sample (it may outlive a move to Unordered). */
+  readonly #heads = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #sampling: Promise<void> = Promise.resolve();
 
@@ -97,13 +101,20 @@ export class BacklogSampler {
     const { namespace, session, metrics } = this.#d;
     const delivered = await this.#deliveredCounts();
     const present = new Set<string>();
-    for (const { name, disabled } of this.#d.webhooks()) {
+    for (const { name, disabled, strict } of this.#d.webhooks()) {
       present.add(name);
       metrics.disabled.set({ namespace, webhook: name }, disabled ? 1 : 0);
       const queues = webhookQueues(namespace, name);
-      const [main, head, dead] = await Promise.all(
-        [queues.queue, queues.headQueue, queues.deadLetterQueue].map((q) => session.messageCount(q)),
+      // Only a Strict Webhook has a head queue: asking for a missing one costs the broker a channel.
+      const [main, dead, head] = await Promise.all(
+        [
+          queues.queue,
+          queues.deadLetterQueue,
+          ...(strict || this.#heads.has(name) ? [queues.headQueue] : []),
+        ].map((q) => session.messageCount(q)),
       );
+      if (head === undefined) this.#heads.delete(name);
+      else this.#heads.add(name);
       if (main === undefined) continue; // not declared yet
       const waiting = main + (head ?? 0);
       const deadLettered = dead ?? 0;
@@ -114,6 +125,7 @@ export class BacklogSampler {
     for (const name of this.#seen.keys()) {
       if (present.has(name)) continue;
       this.#seen.delete(name);
+      this.#heads.delete(name);
       forgetWebhook(metrics, namespace, name);
     }
   }

@@ -5,13 +5,25 @@ import { Counter, Gauge, Histogram, processRegistry } from '../core/metrics.ts';
 export function dispatcherMetrics() {
   const registry = processRegistry();
   const registers = [registry];
+  const tallies = new Map<string, DeliveryTally>();
   return {
     registry,
+    tallies,
+    /** The tally of a Webhook's deliveries, shared by the workers it has had. */
+    tally(namespace: string, webhook: string): DeliveryTally {
+      const key = `${namespace}/${webhook}`;
+      let tally = tallies.get(key);
+      if (!tally) tallies.set(key, (tally = new DeliveryTally({ namespace, webhook })));
+      return tally;
+    },
     deliveries: new Counter({
       name: 'hookline_deliveries_total',
       help: 'Delivery attempts by outcome (succeeded, retried, failed, dead_lettered, filtered).',
       labelNames: ['namespace', 'webhook', 'outcome'] as const,
       registers,
+      collect() {
+        for (const tally of tallies.values()) tally.publishOutcomes(this);
+      },
     }),
     deliverySeconds: new Histogram({
       name: 'hookline_delivery_duration_seconds',
@@ -25,6 +37,9 @@ export function dispatcherMetrics() {
       help: 'Deliveries in progress per Webhook.',
       labelNames: ['namespace', 'webhook'] as const,
       registers,
+      collect() {
+        for (const tally of tallies.values()) this.set(tally.labels, tally.inFlight);
+      },
     }),
     workers: new Gauge({
       name: 'hookline_webhook_workers',
@@ -104,10 +119,43 @@ export function dispatcherMetrics() {
 export type DispatcherMetrics = ReturnType<typeof dispatcherMetrics>;
 
 const DELIVERY_OUTCOMES = ['succeeded', 'retried', 'failed', 'dead_lettered', 'filtered', 'held'] as const;
+export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
+
+/**
+ * A Webhook's deliveries in plain numbers, counted on the delivery path and published to
+ * hookline_deliveries_total and hookline_deliveries_in_flight when the series are read (a
+ * scrape, or `get()`): a delivery costs no label lookups.
+ */
+export class DeliveryTally {
+  readonly labels: { namespace: string; webhook: string };
+  inFlight = 0;
+  readonly #counts = new Map<DeliveryOutcome, { counted: number; published: number }>(
+    DELIVERY_OUTCOMES.map((outcome) => [outcome, { counted: 0, published: 0 }]),
+  );
+
+  constructor(labels: { namespace: string; webhook: string }) {
+    this.labels = labels;
+  }
+
+  /** The counter of one outcome, to be kept by its user. */
+  counter(outcome: DeliveryOutcome): { inc(): void } {
+    const count = this.#counts.get(outcome)!;
+    return { inc: () => void count.counted++ };
+  }
+
+  publishOutcomes(deliveries: Counter<'namespace' | 'webhook' | 'outcome'>): void {
+    for (const [outcome, count] of this.#counts) {
+      if (count.counted === count.published) continue;
+      deliveries.inc({ ...this.labels, outcome }, count.counted - count.published);
+      count.published = count.counted;
+    }
+  }
+}
 
 /** Removes every series of a Webhook that no longer exists, so that label sets stay bounded. */
 export function forgetWebhook(metrics: DispatcherMetrics, namespace: string, webhook: string): void {
   const labels = { namespace, webhook };
+  metrics.tallies.delete(`${namespace}/${webhook}`);
   for (const outcome of DELIVERY_OUTCOMES) metrics.deliveries.remove({ ...labels, outcome });
   for (const queue of ['waiting', 'dead_letter']) metrics.queueMessages.remove({ ...labels, queue });
   for (const verdict of ['allowed', 'denied']) metrics.gateVerdicts.remove({ ...labels, verdict });

@@ -25,6 +25,7 @@ import {
   inputsOf,
   resolveWebhook,
   sourceTarget,
+  SyncedParts,
   type ResolveTarget,
 } from './supervisor/resolve.ts';
 import { BeforeHooks } from './supervisor/before.ts';
@@ -83,6 +84,7 @@ export class Supervisor {
   #pending = false;
   /** Webhooks this replica disabled, until the API shows them disabled (the status write takes up to a second). */
   readonly #disabledHere = new Map<string, number | undefined>();
+  readonly #syncedParts = new SyncedParts();
   #refresh: NodeJS.Timeout | undefined;
   readonly #syncRetry: Retry;
   /** Aborted by stop(). */
@@ -101,16 +103,16 @@ export class Supervisor {
       resolve: (raw, target) => this.#resolve(raw, target),
       inputsOf: (raw, sourceVersion) => this.#inputsOf(raw, sourceVersion),
     });
-    const informer = (plural: string, kind: string) =>
+    const informer = (plural: string, kind: string, changed = (_key: string, _raw?: RawObject) => true) =>
       new Informer<RawObject>({
         client: options.client,
         path: `/apis/hookline.dev/v1alpha1/namespaces/${options.namespace}/${plural}`,
         apiVersion: 'hookline.dev/v1alpha1',
         kind,
         logger: options.logger,
-        onChange: () => this.schedule(),
+        onChange: (key, raw) => changed(key, raw) && this.schedule(),
       });
-    this.#webhooks = informer('webhooks', 'Webhook');
+    this.#webhooks = informer('webhooks', 'Webhook', (key, raw) => this.#syncedParts.changed(key, raw));
     this.#policies = informer('callbackpolicies', 'CallbackPolicy');
     this.#sources = informer('eventsources', 'EventSource');
   }
@@ -132,7 +134,8 @@ export class Supervisor {
 
   /** The After Webhooks of this source, disabled ones included, for the backlog sampler. */
   observedWebhooks(): ObservedWebhook[] {
-    return observedWebhooks(this.#webhooks.list(), this.#o.source);
+    const { namespace, source } = this.#o;
+    return observedWebhooks(this.#webhooks.list(), source, { namespace, policies: this.#policies });
   }
 
   /** The EventSource's spec as last seen, once it is valid. */

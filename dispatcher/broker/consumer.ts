@@ -1,9 +1,13 @@
 // The session's consuming face: a consumer on its own channel, with its prefetch, closed by
-// its owner (or by the broker), and deliveries settled at most once.
+// its owner (or by the broker), and deliveries settled at most once; acks gathered per turn
+// of the event loop (acks.ts) and sent before the channel is closed.
 import type amqp from 'amqplib';
+import { Acks } from './acks.ts';
 import { ExclusiveConsumerTaken, type Consumer, type Delivery } from './contract.ts';
 
-function toDelivery(channel: amqp.Channel, message: amqp.Message): Delivery {
+function toDelivery(channel: amqp.Channel, acks: Acks, message: amqp.Message): Delivery {
+  const tag = message.fields.deliveryTag;
+  acks.received(tag);
   let settled = false;
   const settle = (action: () => void) => {
     if (settled) return;
@@ -26,8 +30,12 @@ function toDelivery(channel: amqp.Channel, message: amqp.Message): Delivery {
       contentType: message.properties.contentType as string | undefined,
       headers: message.properties.headers ?? {},
     },
-    ack: () => settle(() => channel.ack(message)),
-    nack: (requeue) => settle(() => channel.nack(message, false, requeue)),
+    ack: () => settle(() => acks.ack(tag)),
+    nack: (requeue) =>
+      settle(() => {
+        acks.settled(tag);
+        channel.nack(message, false, requeue);
+      }),
   };
 }
 
@@ -39,6 +47,7 @@ export async function openConsumer(
   onMessage: (d: Delivery) => void,
 ): Promise<Consumer> {
   const channel = await connection.createChannel();
+  const acks = new Acks(channel);
   let finish!: () => void;
   const ended = new Promise<void>((resolve) => (finish = resolve));
   let refusal: Error | undefined;
@@ -54,10 +63,11 @@ export async function openConsumer(
       (message) => {
         if (message === null) {
           finish(); // cancelled by the broker (queue deleted)
+          acks.flush();
           void channel.close().catch(() => undefined);
           return;
         }
-        onMessage(toDelivery(channel, message));
+        onMessage(toDelivery(channel, acks, message));
       },
       { exclusive: options.exclusive ?? false },
     );
@@ -67,6 +77,7 @@ export async function openConsumer(
         await channel.cancel(consumerTag).catch(() => undefined);
       },
       async close() {
+        acks.flush();
         await channel.close().catch(() => undefined);
         await ended;
       },

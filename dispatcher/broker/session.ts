@@ -30,15 +30,32 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
     onClose: () => publisher.forget(),
   });
 
-  /** Runs `operation` on a short-lived channel of its own; the queue it names may not exist (404). */
-  async function withChannel<T>(operation: (channel: amqp.Channel) => Promise<T>): Promise<T> {
+  // Queue inspections (message counts, purges) share one channel, one at a time: a sample
+  // of every Webhook's queues opens no channels. A missing queue (404) closes that channel;
+  // the next inspection opens another.
+  let inspector: Promise<amqp.Channel> | undefined;
+  let inspections: Promise<unknown> = Promise.resolve();
+  async function openInspector(): Promise<amqp.Channel> {
     const channel = await (await connection.current()).createChannel();
     channel.on('error', () => undefined);
-    try {
-      return await operation(channel);
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
+    channel.once('close', () => (inspector = undefined));
+    return channel;
+  }
+  function withChannel<T>(operation: (channel: amqp.Channel) => Promise<T>): Promise<T> {
+    const run = inspections.then(async () => {
+      inspector ??= openInspector();
+      const opening = inspector;
+      try {
+        return await operation(await opening);
+      } catch (error) {
+        // After a 404 the broker has closed the channel already; after anything else, close it.
+        if (inspector === opening) inspector = undefined;
+        void opening.then((channel) => channel.close()).catch(() => undefined);
+        throw error;
+      }
+    });
+    inspections = run.catch(() => undefined);
+    return run;
   }
 
   return {
@@ -74,6 +91,7 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
       }
     },
     async close() {
+      await inspector?.then((c) => c.close()).catch(() => undefined);
       await connection.close();
     },
   };

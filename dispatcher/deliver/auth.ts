@@ -8,10 +8,13 @@ export type AuthConfig =
   | { kind: 'basic'; username: string; password: string }
   | { kind: 'bearer'; token: string };
 
-export type Authenticator = (now: Date) => Promise<Record<string, string>>;
+/** Only a JWT is signed asynchronously; the other methods answer at once, and the delivery path need not wait. */
+export type Authenticator = (now: Date) => Record<string, string> | Promise<Record<string, string>>;
+
+const NONE: Record<string, string> = Object.freeze({});
 
 export function createAuthenticator(config: AuthConfig | undefined): Authenticator {
-  if (!config) return () => Promise.resolve({});
+  if (!config) return () => NONE;
   switch (config.kind) {
     case 'jwt': {
       const key = new TextEncoder().encode(config.secret);
@@ -25,13 +28,18 @@ export function createAuthenticator(config: AuthConfig | undefined): Authenticat
         return { [config.header]: `Bearer ${token}` };
       };
     }
-    case 'apiKey':
-      return () => Promise.resolve({ [config.header]: config.key });
+    case 'apiKey': {
+      const headers = { [config.header]: config.key };
+      return () => headers;
+    }
     case 'basic': {
       const value = `Basic ${Buffer.from(`${config.username}:${config.password}`).toString('base64')}`;
-      return () => Promise.resolve({ Authorization: value });
+      const headers = { Authorization: value };
+      return () => headers;
     }
-    case 'bearer':
-      return () => Promise.resolve({ Authorization: `Bearer ${config.token}` });
+    case 'bearer': {
+      const headers = { Authorization: `Bearer ${config.token}` };
+      return () => headers;
+    }
   }
 }

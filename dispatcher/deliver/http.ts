@@ -36,6 +36,7 @@ export interface ResponseHeaders {
 }
 
 const MAX_RESPONSE_BYTES = 4096;
+const MAX_KEPT_HOSTS = 10_000;
 
 function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -129,6 +130,8 @@ export interface HttpClientOptions {
 export class HttpClient {
   readonly #agent: Agent;
   readonly #policy: AddressPolicy;
+  /** Host → why it is refused ('' when it is not). */
+  readonly #refusals = new Map<string, string>();
 
   constructor(options: HttpClientOptions) {
     this.#policy = options.policy;
@@ -142,11 +145,8 @@ export class HttpClient {
   async send(req: HttpRequest): Promise<HttpResult> {
     const began = performance.now();
     const elapsed = () => Math.round(performance.now() - began);
-    const host = req.url.hostname.replace(/^\[|\]$/g, '');
-    if (net.isIP(host)) {
-      const refusal = this.#policy.refusal(host);
-      if (refusal) return { kind: 'error', error: 'refused-address', message: refusal, durationMs: 0 };
-    }
+    const refusal = this.#literalRefusal(req.url.hostname);
+    if (refusal) return { kind: 'error', error: 'refused-address', message: refusal, durationMs: 0 };
     try {
       const response = await request(req.url, {
         method: 'POST',
@@ -172,6 +172,19 @@ export class HttpClient {
     } catch (error) {
       return { kind: 'error', ...describeError(error), durationMs: elapsed() };
     }
+  }
+
+  /** Why a URL's literal IP address is refused, if it is; the answer per host is kept. */
+  #literalRefusal(hostname: string): string | undefined {
+    let known = this.#refusals.get(hostname);
+    if (known === undefined) {
+      const host = hostname.replace(/^\[|\]$/g, '');
+      known = (net.isIP(host) ? this.#policy.refusal(host) : undefined) ?? '';
+      // Hosts are those of the Webhooks' URLs; the bound only guards against a flood of them.
+      if (this.#refusals.size >= MAX_KEPT_HOSTS) this.#refusals.clear();
+      this.#refusals.set(hostname, known);
+    }
+    return known || undefined;
   }
 
   async close(): Promise<void> {

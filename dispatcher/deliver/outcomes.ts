@@ -1,9 +1,10 @@
 // What became of each event of one Webhook, kept twice: in the Webhook's metric series
-// (bound once, so that the hot path computes no label keys) and in the status the writer
-// sends back. Also the throttled report of events kept because the broker refused what
+// (outcomes and in-flight deliveries as plain numbers of its DeliveryTally, published when
+// the series are read; the duration histogram and rarer series bound once) and in the
+// status the writer sends back. Also the throttled report of events kept because the broker refused what
 // would have replaced them.
 import type { Clock } from '../../core/retry.ts';
-import type { DispatcherMetrics } from '../metrics.ts';
+import type { DeliveryTally, DispatcherMetrics } from '../metrics.ts';
 import { kubeTime } from '../../core/time.ts';
 import { responseSnippet, type AttemptRecord, type CircuitStatus } from '../status/delta.ts';
 import type { StatusWriter } from '../status/writer.ts';
@@ -56,9 +57,9 @@ export class Outcomes {
     held: { inc(): void };
     circuitOpen: { set(value: number): void };
     seconds: { observe(value: number): void };
-    inFlight: { set(value: number): void };
     unroutable: { inc(): void };
   };
+  readonly #tally: DeliveryTally;
   #lastUnroutableReport = 0;
 
   constructor(deps: OutcomeDeps) {
@@ -66,23 +67,23 @@ export class Outcomes {
     this.#webhook = deps.webhook.name;
     const { metrics } = deps;
     const labels = { namespace: deps.webhook.namespace, webhook: deps.webhook.name };
-    const outcome = (name: string) => metrics.deliveries.labels({ ...labels, outcome: name });
+    const tally = (this.#tally = metrics.tally(labels.namespace, labels.webhook));
     this.#series = {
-      succeeded: outcome('succeeded'),
-      retried: outcome('retried'),
-      failed: outcome('failed'),
-      deadLettered: outcome('dead_lettered'),
-      filtered: outcome('filtered'),
-      held: outcome('held'),
+      succeeded: tally.counter('succeeded'),
+      retried: tally.counter('retried'),
+      failed: tally.counter('failed'),
+      deadLettered: tally.counter('dead_lettered'),
+      filtered: tally.counter('filtered'),
+      held: tally.counter('held'),
       circuitOpen: metrics.circuitOpen.labels(labels),
       seconds: metrics.deliverySeconds.labels(labels),
-      inFlight: metrics.inFlight.labels(labels),
       unroutable: metrics.unroutable.labels(labels),
     };
   }
 
-  inFlight(count: number): void {
-    this.#series.inFlight.set(count);
+  /** A delivery began (1) or ended (-1). */
+  inFlight(change: 1 | -1): void {
+    this.#tally.inFlight += change;
   }
 
   /** How long the receiver took to answer (or not). */

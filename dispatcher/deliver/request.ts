@@ -11,6 +11,8 @@ export interface AttemptRequest {
   body: Buffer;
 }
 
+const USER_AGENT = 'Hookline/0.1';
+
 export async function attemptRequest(
   config: HookConfig,
   meta: EventMeta,
@@ -27,26 +29,25 @@ export async function attemptRequest(
     body: event.body,
     json: event.json,
   });
+  // One object, filled in place: the delivery path makes no intermediate header objects.
+  const headers: Record<string, string> = Object.assign({}, config.spec.headers, payload.headers);
+  headers['user-agent'] = USER_AGENT;
+  headers['Hookline-Event-Type'] = meta.type;
+  headers['Hookline-Attempt'] = String(meta.attempt);
   // Standard Webhooks and ed25519 carry the id in webhook-id already.
-  const idHeader: Record<string, string> =
-    config.spec.signing.scheme === 'standard-webhooks' || config.spec.signing.scheme === 'ed25519'
-      ? {}
-      : { 'Hookline-Event-Id': meta.id };
-  const headers: Record<string, string> = {
-    ...config.spec.headers,
-    ...payload.headers,
-    'user-agent': 'Hookline/0.1',
-    'Hookline-Event-Type': meta.type,
-    'Hookline-Attempt': String(meta.attempt),
-    ...idHeader,
-    ...(await config.authenticate(started)),
-    ...config.signer({
+  const scheme = config.spec.signing.scheme;
+  if (scheme !== 'standard-webhooks' && scheme !== 'ed25519') headers['Hookline-Event-Id'] = meta.id;
+  const auth = config.authenticate(started);
+  Object.assign(headers, auth instanceof Promise ? await auth : auth);
+  Object.assign(
+    headers,
+    config.signer({
       id: meta.id,
       timestamp: Math.floor(started.getTime() / 1000),
       body: payload.body,
       url: config.url,
     }),
-  };
+  );
   // Set only when there is one: an untraced attempt allocates nothing more.
   if (trace !== undefined) {
     headers.traceparent = trace.traceparent;

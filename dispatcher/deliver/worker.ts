@@ -144,7 +144,7 @@ export class HookWorker {
 
   async #handle(delivery: Delivery, probe = false): Promise<Handled> {
     this.#inFlight++;
-    this.#outcomes.inFlight(this.#inFlight);
+    this.#outcomes.inFlight(1);
     try {
       if (this.#disabled) {
         delivery.nack(true);
@@ -180,7 +180,7 @@ export class HookWorker {
       return 'skipped';
     } finally {
       this.#inFlight--;
-      this.#outcomes.inFlight(this.#inFlight);
+      this.#outcomes.inFlight(-1);
       if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
     }
   }

@@ -8,6 +8,7 @@ import {
   inputsOf,
   resolveWebhook,
   sourceTarget,
+  SyncedParts,
   type ObjectCache,
   type ResolveTarget,
 } from './resolve.ts';
@@ -171,6 +172,48 @@ describe('inputsOf', () => {
 
   it('does not change with the status', () => {
     assert.equal(of(aWebhook('a', { status: { deliveries: { succeeded: 9 } } })), of(aWebhook('a')));
+  });
+});
+
+describe('SyncedParts', () => {
+  /** The Webhook as a later watch event brings it: a new resourceVersion, and whatever else changed. */
+  const echo = (raw: RawObject, version: string): RawObject => ({
+    ...raw,
+    metadata: {
+      ...raw.metadata,
+      resourceVersion: version,
+      managedFields: [{ manager: version }],
+    } as RawObject['metadata'],
+  });
+
+  it('needs no sync for the echo of a status write', () => {
+    const parts = new SyncedParts();
+    assert.equal(parts.changed('shop/a', echo(aWebhook('a'), '1')), true, 'first seen');
+    const counted = aWebhook('a', {
+      status: { deliveries: { succeeded: 9 }, lastAttempts: [{ eventId: 'x' }] },
+    });
+    assert.equal(parts.changed('shop/a', echo(counted, '2')), false);
+  });
+
+  it('needs one for a spec change, a label, a disabled status, an answered send-test and a deletion', () => {
+    const parts = new SyncedParts();
+    parts.changed('shop/a', aWebhook('a'));
+    const changes: [string, RawObject][] = [
+      ['spec', aWebhook('a', { generation: 2, spec: { url: 'https://b.example.com/hook' } })],
+      [
+        'label',
+        {
+          ...aWebhook('a', { generation: 2, spec: { url: 'https://b.example.com/hook' } }),
+          metadata: { ...aWebhook('a').metadata, generation: 2, labels: { team: 'x' } },
+        },
+      ],
+      ['disabled', aWebhook('a', { status: { disabled: true } })],
+      ['send-test', aWebhook('a', { status: { disabled: true, lastTest: { token: 't-1' } } })],
+      ['deleting', aWebhook('a', { deleting: true, status: { disabled: true, lastTest: { token: 't-1' } } })],
+    ];
+    for (const [what, raw] of changes) assert.equal(parts.changed('shop/a', raw), true, what);
+    assert.equal(parts.changed('shop/a', undefined), true, 'deleted');
+    assert.equal(parts.changed('shop/a', aWebhook('a')), true, 'seen again after its deletion');
   });
 });
 

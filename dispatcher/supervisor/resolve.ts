@@ -76,15 +76,25 @@ export function deliverable(
   return found;
 }
 
-/** The After Webhooks of a source, disabled ones included (not the deleted ones). */
-export function observedWebhooks(webhooks: Iterable<RawObject>, source: string): ObservedWebhook[] {
+/** The After Webhooks of a source, disabled ones included (not the deleted ones), with their policy's ordering. */
+export function observedWebhooks(
+  webhooks: Iterable<RawObject>,
+  source: string,
+  { namespace, policies }: { namespace: string; policies: ObjectCache },
+): ObservedWebhook[] {
   const found: ObservedWebhook[] = [];
   for (const webhook of webhooks) {
     const spec = webhook.spec as { phase?: string } | undefined;
     const status = webhook.status as { disabled?: boolean } | undefined;
     if (sourceOf(webhook) !== source || webhook.metadata.deletionTimestamp || spec?.phase === 'Before')
       continue;
-    found.push({ name: webhook.metadata.name, disabled: status?.disabled === true });
+    const policy = policies.get(`${namespace}/${policyOf(webhook)}`)?.spec as
+      { ordering?: string } | undefined;
+    found.push({
+      name: webhook.metadata.name,
+      disabled: status?.disabled === true,
+      strict: policy?.ordering === 'Strict',
+    });
   }
   return found;
 }
@@ -103,6 +113,41 @@ export function inputsOf(
   return [raw.metadata.generation, policy?.metadata.resourceVersion ?? '-', sourceVersion, secretsEpoch].join(
     '|',
   );
+}
+
+/**
+ * What a sync reads of a Webhook: all of it but its status and bookkeeping, and of the
+ * status only whether it is disabled and which send-test it answered. A watch event that
+ * changes none of it (the echo of a status write: every second per busy Webhook) needs no sync.
+ */
+export function syncedPartOf(raw: RawObject): string {
+  const {
+    resourceVersion: _version,
+    managedFields: _fields,
+    ...metadata
+  } = raw.metadata as RawObject['metadata'] & {
+    managedFields?: unknown;
+  };
+  const status = raw.status as { disabled?: boolean; lastTest?: { token?: string } } | undefined;
+  return JSON.stringify({
+    ...raw,
+    metadata,
+    status: { disabled: status?.disabled, answeredTest: status?.lastTest?.token },
+  });
+}
+
+/** What the syncs could read of each Webhook, by key: status echoes change none of it. */
+export class SyncedParts {
+  readonly #parts = new Map<string, string>();
+
+  /** Whether the watch event changed what a sync reads (a deletion always does). */
+  changed(key: string, raw: RawObject | undefined): boolean {
+    if (!raw) return this.#parts.delete(key) || true;
+    const part = syncedPartOf(raw);
+    if (this.#parts.get(key) === part) return false;
+    this.#parts.set(key, part);
+    return true;
+  }
 }
 
 export interface ResolveDeps {
