@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
+import { webhookQueues } from '../core/rabbit/topology.ts';
 import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
 import { freshNamespace, testEnv } from '../test/env/handles.ts';
@@ -239,6 +240,16 @@ await dispatcher.stop();
 await baseline.stop();
 await publisher.close();
 receiver.close();
+// Leave the broker as it was: 2,000 idle quorum queues would weigh on the next run.
+const cleanup = await amqp.connect(amqpUrl);
+const cleanupChannel = await cleanup.createChannel();
+for (let i = 0; i < HOOKS; i++) {
+  const queues = webhookQueues(namespace, `hook-${i}`);
+  for (const queue of [baselineQueues[i]!, queues.queue, queues.deadLetterQueue])
+    await cleanupChannel.deleteQueue(queue);
+}
+await cleanupChannel.deleteExchange(baselineExchange);
+await cleanup.close();
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const results: Record<string, Figures> = Object.fromEntries(
