@@ -1,0 +1,229 @@
+// bench/ingest-http: accepted posts per second and the time to each 202 at the dispatcher's
+// HTTP ingest endpoint (bearer token, validation, event type from a template, a confirmed
+// publish per event), at 16 and 128 concurrent producers with events of about 600 bytes,
+// next to a minimal baseline (bench/baseline-ingest-http.ts: node:http → amqplib confirm
+// channel → 202) measured in the same run, in alternating rounds. Both publish to an
+// exchange with one quorum queue bound, as a Webhook's would be; after each round the
+// queue must hold exactly the events that were answered 202.
+//
+//   npm run bench:ingest-http [-- --seconds 10 --rounds 3 --concurrency 16,128]
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import amqp from 'amqplib';
+import { Pool } from 'undici';
+import { envConfig } from '../test/env/config.ts';
+import { up } from '../test/env/env.ts';
+import { freshNamespace, testEnv } from '../test/env/handles.ts';
+import { apply, waitForSourceInPlace } from '../test/fixtures/cluster.ts';
+import { installCrds } from '../test/fixtures/crds.ts';
+import { startDispatcher } from '../test/fixtures/dispatcher.ts';
+import { startOperator } from '../test/fixtures/operator.ts';
+import { startProcess } from '../test/fixtures/process.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '16,128' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+const LEVELS = values.concurrency.split(',').map(Number);
+if (LEVELS.some((n) => !Number.isInteger(n) || n < 1))
+  throw new Error('--concurrency: a list of whole numbers ≥ 1');
+const TOKEN = 'bench-ingest-http-token-5f2a9c';
+
+await up(envConfig());
+await installCrds();
+const amqpUrl = testEnv().rabbitmq.amqpUrl;
+const namespace = await freshNamespace('bench-ingest-http');
+const source = 'api';
+const operator = startOperator({ namespace, env: { HOOKLINE_LOG_LEVEL: 'warn' } });
+await apply(
+  namespace,
+  `apiVersion: v1
+kind: Secret
+metadata: {name: ingest-token}
+stringData: {tokens: ${TOKEN}}
+---
+apiVersion: hookline.dev/v1alpha1
+kind: EventSource
+metadata: {name: ${source}}
+spec:
+  http: {authSecretRef: {name: ingest-token, key: tokens}}
+  eventType: {template: '{/type}'}
+`,
+);
+await waitForSourceInPlace(namespace, source, 60_000);
+// The dispatcher reads its source once; the operator would only compete for the CPU.
+const dispatcher = await startDispatcher(namespace, source);
+const hooklinePort = Number(dispatcher.logs.find((l) => l.msg === 'Dispatcher listening')?.port);
+await operator.stop();
+
+const connection = await amqp.connect(amqpUrl);
+const channel = await connection.createChannel();
+const baselineExchange = `baseline.${namespace}`;
+await channel.assertExchange(baselineExchange, 'topic', { durable: true });
+const queues = { hookline: `bench.${namespace}.hookline`, baseline: `bench.${namespace}.baseline` } as const;
+for (const [which, queue] of Object.entries(queues)) {
+  await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await channel.bindQueue(
+    queue,
+    which === 'hookline' ? `hookline.${namespace}.${source}` : baselineExchange,
+    '#',
+  );
+}
+const baseline = startProcess(
+  'baseline-ingest-http',
+  [path.join(import.meta.dirname, 'baseline-ingest-http.ts'), amqpUrl, baselineExchange],
+  process.env,
+);
+const baselinePort = Number(
+  (await baseline.waitForLog('start', (l) => l.msg === 'Baseline started', 30_000)).port,
+);
+
+const types = ['transaction_created', 'transaction_status_changed', 'quote_created'];
+/** An Anchor Platform-shaped event of about 600 bytes. */
+function event(producer: number, n: number): string {
+  const type = types[n % 3]!;
+  return JSON.stringify({
+    type,
+    id: `${producer}-${n}`,
+    sep: '24',
+    transaction: {
+      id: `tx-${producer}-${n}`,
+      sep: '24',
+      kind: 'deposit',
+      status: 'pending_anchor',
+      amount_in: {
+        amount: '125.50',
+        asset: 'stellar:USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN',
+      },
+      started_at: '2026-11-23T10:00:00Z',
+      message: 'x'.repeat(270),
+    },
+  });
+}
+
+interface Figures {
+  postsPerSecond: number;
+  accepted: number;
+  refused: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Messages the queue held after the round: must equal `accepted`. */
+  queued: number;
+}
+
+const percentile = (sorted: number[], p: number) =>
+  +(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN).toFixed(1);
+
+async function measure(which: keyof typeof queues, concurrency: number): Promise<Figures> {
+  const port = which === 'hookline' ? hooklinePort : baselinePort;
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency, keepAliveTimeout: 30_000 });
+  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+  const latencies: number[] = [];
+  let accepted = 0;
+  let refused = 0;
+  const began = performance.now();
+  const end = began + SECONDS * 1000;
+  const producer = async (p: number) => {
+    for (let n = 0; performance.now() < end; n++) {
+      const sent = performance.now();
+      const response = await pool.request({ path: '/v1/events', method: 'POST', headers, body: event(p, n) });
+      await response.body.dump();
+      latencies.push(performance.now() - sent);
+      if (response.statusCode === 202) accepted++;
+      else refused++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, p) => producer(p)));
+  const elapsed = (performance.now() - began) / 1000;
+  await pool.close();
+  const { messageCount: queued } = await channel.checkQueue(queues[which]);
+  await channel.purgeQueue(queues[which]);
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    postsPerSecond: Math.round(accepted / elapsed),
+    accepted,
+    refused,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    queued,
+  };
+}
+
+// Warm both up (connections, JIT) before the first round counts.
+for (const which of ['hookline', 'baseline'] as const) {
+  const pool = new Pool(`http://127.0.0.1:${which === 'hookline' ? hooklinePort : baselinePort}`);
+  for (let n = 0; n < 200; n++)
+    await (
+      await pool.request({
+        path: '/v1/events',
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: event(0, n),
+      })
+    ).body.dump();
+  await pool.close();
+  await channel.purgeQueue(queues[which]);
+}
+
+const samples: Record<string, Figures[]> = {};
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const concurrency of LEVELS) {
+    const order = round % 2 === 1 ? (['hookline', 'baseline'] as const) : (['baseline', 'hookline'] as const);
+    for (const which of order) {
+      const figures = await measure(which, concurrency);
+      (samples[`${which}, concurrency ${concurrency}`] ??= []).push(figures);
+      console.log(`round ${round} ${which} at ${concurrency}: ${JSON.stringify(figures)}`);
+    }
+  }
+}
+await dispatcher.stop();
+await baseline.stop();
+for (const queue of Object.values(queues)) await channel.deleteQueue(queue);
+await channel.deleteExchange(baselineExchange);
+await connection.close();
+
+const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
+const medians = Object.fromEntries(
+  Object.entries(samples).map(([name, figures]) => [
+    name,
+    {
+      postsPerSecond: median(figures.map((f) => f.postsPerSecond)),
+      p50Ms: median(figures.map((f) => f.p50Ms)),
+      p99Ms: median(figures.map((f) => f.p99Ms)),
+    },
+  ]),
+);
+const ratios = Object.fromEntries(
+  LEVELS.map((c) => [
+    c,
+    +(
+      medians[`hookline, concurrency ${c}`]!.postsPerSecond /
+      medians[`baseline, concurrency ${c}`]!.postsPerSecond
+    ).toFixed(3),
+  ]),
+);
+const lost = Object.values(samples)
+  .flat()
+  .filter((f) => f.queued !== f.accepted).length;
+console.log(`
+bench/ingest-http: medians of ${ROUNDS} alternating rounds of ${SECONDS} s, events of ~600 bytes, quorum queue bound
+${Object.entries(medians)
+  .map(
+    ([name, f]) =>
+      `  ${name.padEnd(26)} ${String(f.postsPerSecond).padStart(6)} accepted posts/s   p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms`,
+  )
+  .join('\n')}
+  hookline / baseline: ${LEVELS.map((c) => `${ratios[c]}× (concurrency ${c})`).join(', ')}   target ≥ 0.95×, ≥ 3,000 posts/s at 128
+  rounds whose queue did not hold exactly the accepted events: ${lost}`);
+fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
+fs.writeFileSync(
+  path.join(import.meta.dirname, 'results', 'ingest-http.json'),
+  `${JSON.stringify({ seconds: SECONDS, rounds: ROUNDS, concurrency: LEVELS, medians, ratios, samples, date: new Date().toISOString() }, null, 2)}\n`,
+);
+process.exit(0);
