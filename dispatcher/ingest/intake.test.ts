@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { idFromKey, intake, renderTemplate } from './intake.ts';
+import { idFromKey, intake, newEventId, renderTemplate } from './intake.ts';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 const noHeaders = () => undefined;
@@ -119,5 +119,11 @@ describe('idFromKey', () => {
     assert.notEqual(idFromKey('ns/s', 'k1'), idFromKey('ns/s', 'k2'));
     assert.notEqual(idFromKey('ns/s', 'k1'), idFromKey('ns/t', 'k1'));
     assert.match(idFromKey('ns/s', 'k1'), /^evt_[A-Za-z0-9_-]{27}$/);
+  });
+
+  it('draws a fresh id of 128 random bits each time, across refills of its pool', () => {
+    const ids = Array.from({ length: 1000 }, () => newEventId());
+    for (const id of ids) assert.match(id, /^evt_[A-Za-z0-9_-]{22}$/);
+    assert.equal(new Set(ids).size, ids.length);
   });
 });

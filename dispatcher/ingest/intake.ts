@@ -30,21 +30,35 @@ const MAX_TYPE_BYTES = 255;
 
 const DEFAULT_TEMPLATE = '{/type}';
 
+/** A template as literal text and pointers in turn (even indexes text, odd pointers), parsed once. */
+const templates = new Map<string, string[]>();
+const MAX_TEMPLATES = 1000;
+
+function partsOf(template: string): string[] {
+  let parts = templates.get(template);
+  if (!parts) {
+    // split() with a capturing group keeps the pointers at the odd indexes.
+    parts = template.split(/\{(\/[^{}]*)\}/);
+    if (templates.size >= MAX_TEMPLATES) templates.clear();
+    templates.set(template, parts);
+  }
+  return parts;
+}
+
 /** Evaluates `{/a}.{/b}`: every pointer must name a string, number or boolean. */
 export function renderTemplate(
   template: string,
   json: unknown,
 ): { ok: true; value: string } | { ok: false; reason: string } {
-  let missing: string | undefined;
-  const value = template.replace(/\{(\/[^{}]*)\}/g, (_whole, path: string) => {
+  const parts = partsOf(template);
+  let value = parts[0]!;
+  for (let i = 1; i < parts.length; i += 2) {
+    const path = parts[i]!;
     const found = pointer(json, path);
-    if (typeof found === 'string' || typeof found === 'number' || typeof found === 'boolean')
-      return String(found);
-    missing ??= path;
-    return '';
-  });
-  if (missing !== undefined)
-    return { ok: false, reason: `event type: ${missing} is missing or not a string, number or boolean` };
+    if (typeof found !== 'string' && typeof found !== 'number' && typeof found !== 'boolean')
+      return { ok: false, reason: `event type: ${path} is missing or not a string, number or boolean` };
+    value += String(found) + parts[i + 1]!;
+  }
   return { ok: true, value };
 }
 
@@ -89,9 +103,21 @@ export function intake(input: IntakeInput): Intake {
   return { ok: true, json, type: type.value };
 }
 
-/** A fresh event id, for events whose producer gave none. */
+/** Random bytes drawn 256 ids at a time: one draw per request cost a tenth of ingest's CPU. */
+const ID_BYTES = 16;
+const ID_POOL_BYTES = 256 * ID_BYTES;
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
+/** A fresh event id (128 random bits), for events whose producer gave none. */
 export function newEventId(): string {
-  return `evt_${crypto.randomBytes(16).toString('base64url')}`;
+  if (idOffset + ID_BYTES > idPool.length) {
+    idPool = crypto.randomBytes(ID_POOL_BYTES);
+    idOffset = 0;
+  }
+  const id = idPool.toString('base64url', idOffset, idOffset + ID_BYTES);
+  idOffset += ID_BYTES;
+  return `evt_${id}`;
 }
 
 /** The same id for the same key, every time: a producer's retry keeps its event id. */

@@ -183,7 +183,7 @@ describe('SyncedParts', () => {
       ...raw.metadata,
       resourceVersion: version,
       managedFields: [{ manager: version }],
-    } as RawObject['metadata'],
+    },
   });
 
   it('needs no sync for the echo of a status write', () => {
