@@ -20,6 +20,7 @@ import { installCrds } from '../test/fixtures/crds.ts';
 import { startDispatcher } from '../test/fixtures/dispatcher.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
 import { startProcess } from '../test/fixtures/process.ts';
+import { anchorEvent } from './events.ts';
 
 const { values } = parseArgs({
   options: {
@@ -84,28 +85,8 @@ const baselinePort = Number(
   (await baseline.waitForLog('start', (l) => l.msg === 'Baseline started', 30_000)).port,
 );
 
-const types = ['transaction_created', 'transaction_status_changed', 'quote_created'];
-/** An Anchor Platform-shaped event of about 600 bytes. */
-function event(producer: number, n: number): string {
-  const type = types[n % 3]!;
-  return JSON.stringify({
-    type,
-    id: `${producer}-${n}`,
-    sep: '24',
-    transaction: {
-      id: `tx-${producer}-${n}`,
-      sep: '24',
-      kind: 'deposit',
-      status: 'pending_anchor',
-      amount_in: {
-        amount: '125.50',
-        asset: 'stellar:USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN',
-      },
-      started_at: '2026-11-23T10:00:00Z',
-      message: 'x'.repeat(270),
-    },
-  });
-}
+/** The `n`th event of producer `producer`, about 600 bytes. */
+const event = (producer: number, n: number) => anchorEvent(`${producer}-${n}`, n, 270).json;
 
 interface Figures {
   postsPerSecond: number;

@@ -19,6 +19,7 @@ import { installCrds } from '../test/fixtures/crds.ts';
 import { startDispatcher } from '../test/fixtures/dispatcher.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
 import { startProcess, type RunningProcess } from '../test/fixtures/process.ts';
+import { anchorEvent } from './events.ts';
 
 const { values } = parseArgs({
   options: {
@@ -49,29 +50,11 @@ async function produce(topic: string): Promise<void> {
   await admin.disconnect();
   const producer = kafka('bench-producer').producer();
   await producer.connect();
-  const types = ['transaction_created', 'transaction_status_changed', 'quote_created'];
   for (let start = 0; start < RECORDS; start += 2000) {
     const messages = Array.from({ length: Math.min(2000, RECORDS - start) }, (_, j) => {
       const i = start + j;
-      const type = types[i % 3]!;
-      const event = {
-        type,
-        id: `${run}-${i}`,
-        sep: '24',
-        transaction: {
-          id: `tx-${i}`,
-          sep: '24',
-          kind: 'deposit',
-          status: 'pending_anchor',
-          amount_in: {
-            amount: '125.50',
-            asset: 'stellar:USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN',
-          },
-          started_at: '2026-11-23T10:00:00Z',
-          message: 'x'.repeat(200),
-        },
-      };
-      return { key: event.id, value: JSON.stringify(event), headers: { type } };
+      const { type, json } = anchorEvent(`${run}-${i}`, i, 200);
+      return { key: `${run}-${i}`, value: json, headers: { type } };
     });
     await producer.send({ topic, messages });
   }
