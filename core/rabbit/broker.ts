@@ -148,6 +148,9 @@ export interface BrokerConnections {
   close(): Promise<void>;
 }
 
+/** Channels an admin spreads its operations over (see AmqpAdmin.#shared). */
+const SHARED_CHANNELS = 8;
+
 /** amqplib reports a missing queue or exchange as a channel error with code 404. */
 function isNotFound(error: unknown): boolean {
   return (error as { code?: number }).code === 404;
@@ -157,7 +160,8 @@ function isNotFound(error: unknown): boolean {
 class AmqpAdmin implements BrokerAdmin {
   readonly #connection: amqp.ChannelModel;
   readonly #uri: string;
-  #channel: Promise<amqp.ConfirmChannel> | undefined;
+  readonly #channels: (Promise<amqp.ConfirmChannel> | undefined)[] = [];
+  #next = 0;
 
   constructor(connection: amqp.ChannelModel, uri: string) {
     this.#connection = connection;
@@ -172,23 +176,25 @@ class AmqpAdmin implements BrokerAdmin {
     }
   }
 
+  /**
+   * One of a few shared channels, in turn: a broker works a channel's methods one after
+   * another, and declaring a quorum queue takes it tens of milliseconds, so reconciles
+   * running side by side each get a channel rather than waiting behind one.
+   */
   #shared(): Promise<amqp.ConfirmChannel> {
-    if (!this.#channel) {
-      const opening = this.#connection.createConfirmChannel();
-      this.#channel = opening;
-      opening.then(
-        (channel) => {
-          channel.on('error', () => undefined); // reported through the failing call
-          channel.once('close', () => {
-            if (this.#channel === opening) this.#channel = undefined;
-          });
-        },
-        () => {
-          if (this.#channel === opening) this.#channel = undefined;
-        },
-      );
-    }
-    return this.#channel;
+    const slot = (this.#next = (this.#next + 1) % SHARED_CHANNELS);
+    const open = this.#channels[slot];
+    if (open) return open;
+    const opening = this.#connection.createConfirmChannel();
+    this.#channels[slot] = opening;
+    const forget = () => {
+      if (this.#channels[slot] === opening) this.#channels[slot] = undefined;
+    };
+    opening.then((channel) => {
+      channel.on('error', () => undefined); // reported through the failing call
+      channel.once('close', forget);
+    }, forget);
+    return opening;
   }
 
   /** Runs an operation that may close its channel (a 404) on a channel of its own. */
