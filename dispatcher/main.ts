@@ -19,7 +19,7 @@ import { startTracing } from './tracing.ts';
 import { BeforeGate } from './gate.ts';
 import { HttpIngest } from './ingest/http.ts';
 import { KafkaIngest } from './ingest/kafka.ts';
-import { kafkajsConsume } from './ingest/kafka-client.ts';
+import { KAFKA_CLIENTS } from './ingest/kafka-clients.ts';
 import { KafkaSwitch } from './ingest/kafka-switch.ts';
 import type { EventSourceSpec } from '../core/api/v1alpha1/eventsource.ts';
 import { ingestDeadLetterQueueName, ingestExchangeName } from '../core/rabbit/topology.ts';
@@ -94,13 +94,13 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
         session,
         target,
         secrets,
-        consume: kafkajsConsume,
+        consume: KAFKA_CLIENTS[settings.kafkaClient],
         counters: {
           accepted: (n) => metrics.ingested.inc({ ...ingestLabels, path: 'kafka', outcome: 'accepted' }, n),
           deadLettered: (n) =>
             metrics.ingested.inc({ ...ingestLabels, path: 'kafka', outcome: 'dead_lettered' }, n),
         },
-        logger: logger.child({ ingest: 'kafka' }),
+        logger: logger.child({ ingest: 'kafka', client: settings.kafkaClient }),
         tracing,
       }),
     logger,

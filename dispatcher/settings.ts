@@ -13,6 +13,8 @@ export const DispatcherSettings = z.object({
   statusWritesPerInterval: z.coerce.number().int().min(1).default(10),
   /** How often the backlog of each Webhook and the Kafka lag are sampled. */
   sampleIntervalMs: z.coerce.number().int().min(100).default(15_000),
+  /** The library a kafka source is consumed with (dispatcher/ingest/kafka-clients.ts). */
+  kafkaClient: z.enum(['platformatic', 'kafkajs']).default('kafkajs'),
   kubeconfig: z.string().optional(),
   logLevel,
 });
@@ -28,6 +30,7 @@ const sources = {
   'status-interval-ms': 'HOOKLINE_STATUS_INTERVAL_MS',
   'status-writes-per-interval': 'HOOKLINE_STATUS_WRITES_PER_INTERVAL',
   'sample-interval-ms': 'HOOKLINE_SAMPLE_INTERVAL_MS',
+  'kafka-client': 'HOOKLINE_KAFKA_CLIENT',
   kubeconfig: 'KUBECONFIG',
   'log-level': 'HOOKLINE_LOG_LEVEL',
 } as const;

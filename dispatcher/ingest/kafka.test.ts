@@ -8,7 +8,9 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { SecretReader } from '../secrets.ts';
 import { startTracing, type Tracing } from '../tracing.ts';
 import { consumerSettings, KafkaIngest, planRecord, recordEventId } from './kafka.ts';
-import { kafkaClientOptions, type KafkaRecord } from './kafka-client.ts';
+import type { KafkaRecord } from './kafka-client.ts';
+import { kafkaClientOptions } from './kafka-kafkajs.ts';
+import { platformaticOptions } from './kafka-platformatic.ts';
 
 const record = (
   offset: number,
@@ -268,6 +270,35 @@ describe('consumerSettings', () => {
       servername: 'kafka.internal',
     });
     assert.deepEqual(options.sasl, { mechanism: 'scram-sha-512', username: 'anchor', password: 's3cret' });
+    const platformatic = platformaticOptions(settings);
+    assert.deepEqual(platformatic.bootstrapBrokers, ['k:9093']);
+    assert.deepEqual(platformatic.tls, {
+      rejectUnauthorized: true,
+      ca: ['CA PEM'],
+      cert: 'CERT PEM',
+      key: 'KEY PEM',
+      servername: 'kafka.internal',
+    });
+    assert.equal(platformatic.tlsServerName, 'kafka.internal');
+    assert.deepEqual(platformatic.sasl, {
+      mechanism: 'SCRAM-SHA-512',
+      username: 'anchor',
+      password: 's3cret',
+    });
+  });
+
+  it('passes no TLS or SASL to either client when the source names none', () => {
+    const settings = {
+      clientId: 'c',
+      brokers: ['k:9092'],
+      topic: 'T',
+      groupId: 'g',
+      fromBeginning: false,
+    };
+    for (const options of [kafkaClientOptions(settings), platformaticOptions(settings)]) {
+      assert.equal('ssl' in options || 'tls' in options, false);
+      assert.equal('sasl' in options, false);
+    }
   });
 
   it('names the field whose Secret entry is missing', async () => {

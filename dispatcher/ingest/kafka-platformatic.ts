@@ -1,0 +1,249 @@
+// The dispatcher's Kafka interface (kafka-client.ts) on @platformatic/kafka, which is
+// maintained: a consumer group member reading one topic as a stream, handing the records
+// of each partition to the handler in offset order, and committing a partition's offset
+// only after the handler is done with the records before it.
+import { Consumer, type Message, type MessagesStream, type SASLOptions } from '@platformatic/kafka';
+import { errorMessage } from '../../core/errors.ts';
+import { Retry } from '../../core/retry.ts';
+import {
+  headerText,
+  RESTART,
+  type KafkaConsume,
+  type KafkaConsumerSettings,
+  type KafkaRecord,
+  type PartitionLag,
+} from './kafka-client.ts';
+
+type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+
+const MECHANISMS = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+} as const;
+
+/** Connection, TLS and SASL options of a consumer on @platformatic/kafka. */
+export function platformaticOptions(settings: KafkaConsumerSettings) {
+  const { tls, sasl } = settings;
+  return {
+    clientId: settings.clientId,
+    bootstrapBrokers: settings.brokers,
+    ...(tls
+      ? {
+          tls: {
+            rejectUnauthorized: tls.rejectUnauthorized,
+            ...(tls.ca ? { ca: [tls.ca] } : {}),
+            ...(tls.cert ? { cert: tls.cert } : {}),
+            ...(tls.key ? { key: tls.key } : {}),
+            ...(tls.serverName ? { servername: tls.serverName } : {}),
+          },
+          ...(tls.serverName ? { tlsServerName: tls.serverName } : {}),
+        }
+      : {}),
+    ...(sasl
+      ? {
+          sasl: {
+            mechanism: MECHANISMS[sasl.mechanism],
+            username: sasl.username,
+            password: sasl.password,
+          } satisfies SASLOptions,
+        }
+      : {}),
+    retries: 8,
+    retryDelay: 300,
+  };
+}
+
+function toRecord(message: Message<Buffer, Buffer, Buffer, Buffer>): KafkaRecord {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of message.headerEntries) {
+    const key = name.toString('utf8');
+    if (!(key in headers)) headers[key] = headerText(value);
+  }
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: String(message.offset),
+    key: message.key ?? null,
+    value: message.value ?? null,
+    headers,
+  };
+}
+
+/** Resolves once the stream has something to read, has ended, or failed (rejects). */
+function readable(stream: Stream, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      stream.off('readable', done).off('end', done).off('close', done).off('error', failed);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const failed = (error: Error) => {
+      done();
+      reject(error);
+    };
+    stream.once('readable', done).once('end', done).once('close', done).once('error', failed);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The messages buffered in the stream, at most `max`, waiting for one when none is. Empty once it ended. */
+async function nextMessages(stream: Stream, max: number, signal: AbortSignal) {
+  for (;;) {
+    const messages: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
+    while (messages.length < max) {
+      const message = stream.read() as Message<Buffer, Buffer, Buffer, Buffer> | null;
+      if (message === null) break;
+      messages.push(message);
+    }
+    if (messages.length > 0 || signal.aborted) return messages;
+    if (stream.errored) throw stream.errored;
+    if (stream.destroyed || stream.readableEnded) return messages;
+    await readable(stream, signal);
+  }
+}
+
+/** The messages in groups of one partition each, each group in offset order. */
+function byPartition(messages: Message<Buffer, Buffer, Buffer, Buffer>[]) {
+  const groups = new Map<number, Message<Buffer, Buffer, Buffer, Buffer>[]>();
+  for (const message of messages) {
+    const group = groups.get(message.partition);
+    if (group) group.push(message);
+    else groups.set(message.partition, [message]);
+  }
+  return groups.values();
+}
+
+/**
+ * A consumer group member on @platformatic/kafka. It commits explicitly, after each chunk
+ * the handler finished, and starts anew (new member, from the committed offsets) after its
+ * stream failed, for example when the broker went away.
+ */
+export const platformaticConsume: KafkaConsume = async (settings, handler, logger) => {
+  const chunkSize = settings.chunkSize ?? 5000;
+  const abort = new AbortController();
+  const restarts = new Retry(RESTART);
+  let consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  let joined = false;
+  let stopped = false;
+  let reading: Promise<void> = Promise.resolve();
+
+  async function start(): Promise<void> {
+    const current = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+      ...platformaticOptions(settings),
+      groupId: settings.groupId,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 3_000,
+      autocommit: false,
+      maxWaitTime: 500,
+      highWaterMark: chunkSize,
+    });
+    consumer = current;
+    current.on('consumer:group:join', (payload) => {
+      joined = true;
+      restarts.succeeded();
+      logger.info(
+        { groupId: settings.groupId, assignment: payload.assignments },
+        'Joined the Kafka consumer group',
+      );
+    });
+    current.on('consumer:group:leave', () => (joined = false));
+    const stream = await current.consume({
+      topics: [settings.topic],
+      mode: 'committed',
+      fallbackMode: settings.fromBeginning ? 'earliest' : 'latest',
+      autocommit: false,
+    });
+    // The stream fetches only while someone listens: a 'readable' listener for as long as
+    // it lives keeps it fetching between our reads (Node sets a stream with none back to
+    // not flowing, and this one then stops fetching).
+    stream.on('readable', () => undefined);
+    reading = read(current, stream);
+  }
+
+  async function read(current: Consumer<Buffer, Buffer, Buffer, Buffer>, stream: Stream) {
+    try {
+      for (;;) {
+        const messages = await nextMessages(stream, chunkSize, abort.signal);
+        if (messages.length === 0) break;
+        for (const group of byPartition(messages)) {
+          if (abort.signal.aborted) return;
+          const done = await handler(group.map(toRecord), abort.signal);
+          if (done === 0) return;
+          // Committed only once handled: the offset after the last record done. Not awaited
+          // (the client sends one commit per partition at a time, the latest offset last, and
+          // closing waits for it); a commit refused in a rebalance repeats records, loses none.
+          void Promise.resolve(group[done - 1]!.commit()).catch((error: unknown) =>
+            logger.debug({ err: errorMessage(error) }, 'A Kafka offset commit failed'),
+          );
+          if (done < group.length) return;
+        }
+      }
+      if (!stopped) throw new Error('The Kafka message stream ended');
+    } catch (error) {
+      if (stopped) return;
+      joined = false;
+      logger.warn({ err: errorMessage(error), restart: false }, 'Kafka consumer crashed');
+      void restartLater(current);
+    }
+  }
+
+  async function restartLater(crashed: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
+    const delay = restarts.failed();
+    await crashed.close(true).catch(() => undefined);
+    await restarts.sleep(delay, abort.signal);
+    if (stopped || consumer !== crashed) return;
+    try {
+      await start();
+    } catch (error) {
+      logger.warn(
+        { err: errorMessage(error), retryInMs: delay },
+        'Cannot start the Kafka consumer; retrying',
+      );
+      void restartLater(consumer);
+    }
+  }
+
+  try {
+    await start();
+  } catch (error) {
+    logger.warn({ err: errorMessage(error) }, 'Cannot start the Kafka consumer; retrying');
+    void restartLater(consumer!);
+  }
+
+  return {
+    get joined() {
+      return joined;
+    },
+    async lag(): Promise<PartitionLag[]> {
+      const current = consumer;
+      if (!current) return [];
+      const topics = [settings.topic];
+      const [high, low] = await Promise.all([
+        current.listOffsets({ topics }),
+        current.listOffsets({ topics, timestamp: -2n }),
+      ]);
+      const highs = high.get(settings.topic) ?? [];
+      const partitions = highs.map((_, partition) => partition);
+      const committed = await current.listCommittedOffsets({
+        topics: [{ topic: settings.topic, partitions }],
+      });
+      const done = committed.get(settings.topic) ?? [];
+      const lows = low.get(settings.topic) ?? [];
+      return highs.map((watermark, partition) => {
+        const offset = done[partition] ?? -1n;
+        const from = offset >= 0n ? offset : (lows[partition] ?? 0n);
+        const lag = watermark - from;
+        return { topic: settings.topic, partition, lag: lag > 0n ? Number(lag) : 0 };
+      });
+    },
+    async stop() {
+      stopped = true;
+      abort.abort();
+      await reading;
+      await consumer?.close(true).catch(() => undefined);
+      joined = false;
+    },
+  };
+};
