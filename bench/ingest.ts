@@ -1,16 +1,18 @@
 // bench/ingest: how fast Kafka records become confirmed RabbitMQ messages through the
 // dispatcher's Kafka ingest (event type from the record header, validation, confirms
-// before each commit), next to a minimal baseline (bench/baseline-ingest.ts: kafkajs
-// consume → amqplib publish with confirms → commit) measured in the same run, in
-// alternating rounds. Each round pre-produces the records to a fresh topic, starts the
-// pipeline from the earliest offset, and times the first to the last message arriving in
-// a queue bound to the pipeline's exchange.
+// before each commit) on each Kafka client it can use, next to a minimal baseline on each
+// of those clients (bench/baseline-ingest.ts: consume → amqplib publish with confirms →
+// commit), all measured in the same run, in rounds whose order rotates. Each round
+// pre-produces the records to a fresh topic per pipeline, starts the pipeline from the
+// earliest offset, and times the first to the last message arriving in a queue bound to
+// the pipeline's exchange. Hookline is compared with the fastest baseline.
 //
 //   npm run bench:ingest [-- --records 50000 --rounds 3]   (BENCH_PROFILE=1: CPU profiles of the dispatcher in /tmp/prof)
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
+import { KAFKA_CLIENTS, type KafkaClientName } from '../dispatcher/ingest/kafka-clients.ts';
 import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
 import { freshNamespace, kafka, testEnv } from '../test/env/handles.ts';
@@ -80,10 +82,10 @@ async function countingQueue(name: string, exchange: string): Promise<void> {
   await channel.bindQueue(name, exchange, '#');
 }
 
-async function hooklineRound(round: number): Promise<number> {
-  const topic = `bench-ingest-${run}-h${round}`;
+async function hooklineRound(round: number, client: KafkaClientName): Promise<number> {
+  const topic = `bench-ingest-${run}-h${round}-${client}`;
   await produce(topic);
-  const source = `kafka-${round}`;
+  const source = `kafka-${round}-${client}`;
   await apply(
     namespace,
     `apiVersion: hookline.dev/v1alpha1
@@ -97,11 +99,10 @@ spec:
   await waitForSourceInPlace(namespace, source, 60_000);
   const queue = `bench.${namespace}.${source}`;
   await countingQueue(queue, `hookline.${namespace}.${source}`);
-  const dispatcher = await startDispatcher(
-    namespace,
-    source,
-    process.env.BENCH_PROFILE ? { NODE_OPTIONS: '--cpu-prof --cpu-prof-dir=/tmp/prof' } : {},
-  );
+  const dispatcher = await startDispatcher(namespace, source, {
+    HOOKLINE_KAFKA_CLIENT: client,
+    ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: '--cpu-prof --cpu-prof-dir=/tmp/prof' } : {}),
+  });
   try {
     return await timeArrivals(queue, dispatcher);
   } finally {
@@ -110,20 +111,21 @@ spec:
   }
 }
 
-async function baselineRound(round: number): Promise<number> {
-  const topic = `bench-ingest-${run}-b${round}`;
+async function baselineRound(round: number, client: KafkaClientName): Promise<number> {
+  const topic = `bench-ingest-${run}-b${round}-${client}`;
   await produce(topic);
-  const exchange = `baseline.${namespace}.${round}`;
+  const exchange = `baseline.${namespace}.${round}.${client}`;
   await channel.assertExchange(exchange, 'topic', { durable: true });
-  const queue = `baseline.${namespace}.${round}`;
+  const queue = `baseline.${namespace}.${round}.${client}`;
   await countingQueue(queue, exchange);
   const baseline = startProcess(
     'baseline-ingest',
     [
       path.join(import.meta.dirname, 'baseline-ingest.ts'),
+      client,
       brokers.join(','),
       topic,
-      `baseline-${run}-${round}`,
+      `baseline-${run}-${round}-${client}`,
       amqpUrl,
       exchange,
     ],
@@ -139,27 +141,41 @@ async function baselineRound(round: number): Promise<number> {
   }
 }
 
-const rates = { hookline: [] as number[], baseline: [] as number[] };
+const clients = Object.keys(KAFKA_CLIENTS) as KafkaClientName[];
+const pipelines = clients.flatMap((client) => [`hookline-${client}`, `baseline-${client}`]);
+const rates: Record<string, number[]> = Object.fromEntries(pipelines.map((name) => [name, []]));
 for (let round = 1; round <= ROUNDS; round++) {
-  const order = round % 2 === 1 ? (['hookline', 'baseline'] as const) : (['baseline', 'hookline'] as const);
-  for (const which of order) {
-    const seconds = which === 'hookline' ? await hooklineRound(round) : await baselineRound(round);
+  // Each round starts one pipeline later, so that none always runs first or last.
+  const shift = (round - 1) % pipelines.length;
+  for (const name of [...pipelines.slice(shift), ...pipelines.slice(0, shift)]) {
+    const [which, client] = name.split('-') as ['hookline' | 'baseline', KafkaClientName];
+    const seconds =
+      which === 'hookline' ? await hooklineRound(round, client) : await baselineRound(round, client);
     const rate = Math.round(RECORDS / seconds);
-    rates[which].push(rate);
-    console.log(`round ${round} ${which}: ${RECORDS} records in ${seconds.toFixed(2)} s = ${rate} records/s`);
+    rates[name]!.push(rate);
+    console.log(`round ${round} ${name}: ${RECORDS} records in ${seconds.toFixed(2)} s = ${rate} records/s`);
   }
 }
 const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
-const results = { hookline: median(rates.hookline), baseline: median(rates.baseline) };
+const medians = Object.fromEntries(pipelines.map((name) => [name, median(rates[name]!)]));
+const fastest = clients
+  .map((client) => `baseline-${client}`)
+  .reduce((best, name) => (medians[name]! > medians[best]! ? name : best));
+const ratios = Object.fromEntries(
+  clients.map((client) => [
+    `hookline-${client}`,
+    Number((medians[`hookline-${client}`]! / medians[fastest]!).toFixed(2)),
+  ]),
+);
 console.log(`
-bench/ingest: medians of ${ROUNDS} alternating rounds, ${RECORDS} records of ~600 bytes on ${PARTITIONS} partitions
-  hookline Kafka ingest  ${results.hookline} records/s
-  baseline               ${results.baseline} records/s
-  ratio                  ${(results.hookline / results.baseline).toFixed(2)}×`);
+bench/ingest: medians of ${ROUNDS} rounds, ${RECORDS} records of ~600 bytes on ${PARTITIONS} partitions
+${pipelines.map((name) => `  ${name.padEnd(22)} ${medians[name]} records/s`).join('\n')}
+  fastest baseline       ${fastest}
+${clients.map((client) => `  ratio hookline-${client.padEnd(13)} ${ratios[`hookline-${client}`]!.toFixed(2)}× of ${fastest}`).join('\n')}`);
 fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
 fs.writeFileSync(
   path.join(import.meta.dirname, 'results', 'ingest.json'),
-  `${JSON.stringify({ records: RECORDS, partitions: PARTITIONS, rounds: rates, medians: results }, null, 2)}\n`,
+  `${JSON.stringify({ records: RECORDS, partitions: PARTITIONS, rounds: rates, medians, fastestBaseline: fastest, ratios }, null, 2)}\n`,
 );
 await connection.close();
 await operator.stop();

@@ -42,7 +42,8 @@ export interface KafkaConsumerSettings {
 }
 
 /**
- * Handles records of one partition, in offset order. Resolves with how many of them, from
+ * Handles records of one partition, in offset order; a client may hand several partitions'
+ * records over at the same time, each in a call of its own. Resolves with how many of them, from
  * the first, are done (all of them, unless `signal` aborted): only those are committed.
  */
 export type RecordHandler = (records: KafkaRecord[], signal: AbortSignal) => Promise<number>;

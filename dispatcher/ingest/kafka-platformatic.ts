@@ -70,6 +70,9 @@ function toRecord(message: Message<Buffer, Buffer, Buffer, Buffer>): KafkaRecord
   };
 }
 
+/** Chunks handed over before the oldest of them is done: two, so publishing overlaps confirms. */
+const CHUNKS_IN_HAND = 2;
+
 /** Resolves once the stream has something to read, has ended, or failed (rejects). */
 function readable(stream: Stream, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -159,33 +162,59 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
     // it lives keeps it fetching between our reads (Node sets a stream with none back to
     // not flowing, and this one then stops fetching).
     stream.on('readable', () => undefined);
-    reading = read(current, stream);
+    reading = read(stream);
   }
 
-  async function read(current: Consumer<Buffer, Buffer, Buffer, Buffer>, stream: Stream) {
+  /**
+   * Hands one partition's records to the handler at once, and commits what it did once the
+   * chunk before it on the partition (`before`) is done and committed. Resolves false when
+   * this chunk or one before it was not done in full: nothing after it is committed.
+   */
+  async function handle(
+    group: Message<Buffer, Buffer, Buffer, Buffer>[],
+    before: Promise<boolean>,
+  ): Promise<boolean> {
+    const handled = handler(group.map(toRecord), abort.signal);
+    const [done, previousDone] = await Promise.all([handled, before]);
+    if (!previousDone || done === 0) return false;
+    // Committed only once handled: the offset after the last record done. Not awaited
+    // (the client sends one commit per partition at a time, the latest offset last, and
+    // closing waits for it); a commit refused in a rebalance repeats records, loses none.
+    void Promise.resolve(group[done - 1]!.commit()).catch((error: unknown) =>
+      logger.debug({ err: errorMessage(error) }, 'A Kafka offset commit failed'),
+    );
+    return done === group.length;
+  }
+
+  async function read(stream: Stream) {
+    /** Per partition, its latest chunk in hand. */
+    const tails = new Map<number, Promise<boolean>>();
+    /** Chunks in hand, oldest first: the next is read while the one before waits for its confirms. */
+    const inHand: Promise<boolean[]>[] = [];
     try {
       for (;;) {
         const messages = await nextMessages(stream, chunkSize, abort.signal);
         if (messages.length === 0) break;
-        for (const group of byPartition(messages)) {
-          if (abort.signal.aborted) return;
-          const done = await handler(group.map(toRecord), abort.signal);
-          if (done === 0) return;
-          // Committed only once handled: the offset after the last record done. Not awaited
-          // (the client sends one commit per partition at a time, the latest offset last, and
-          // closing waits for it); a commit refused in a rebalance repeats records, loses none.
-          void Promise.resolve(group[done - 1]!.commit()).catch((error: unknown) =>
-            logger.debug({ err: errorMessage(error) }, 'A Kafka offset commit failed'),
-          );
-          if (done < group.length) return;
-        }
+        // The partitions' records go to the handler side by side (each partition in order),
+        // so that one partition's confirms do not wait for another's.
+        const chunk = [...byPartition(messages)].map((group) => {
+          const partition = group[0]!.partition;
+          const tail = handle(group, tails.get(partition) ?? Promise.resolve(true));
+          tails.set(partition, tail);
+          return tail;
+        });
+        inHand.push(Promise.all(chunk));
+        if (inHand.length >= CHUNKS_IN_HAND && (await inHand.shift()!).includes(false)) return;
       }
       if (!stopped) throw new Error('The Kafka message stream ended');
     } catch (error) {
       if (stopped) return;
       joined = false;
       logger.warn({ err: errorMessage(error), restart: false }, 'Kafka consumer crashed');
-      void restartLater(current);
+      void restartLater(consumer!);
+    } finally {
+      // Whatever is still in hand finishes (or sees the abort) before the consumer closes.
+      await Promise.allSettled(inHand);
     }
   }
 

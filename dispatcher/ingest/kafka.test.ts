@@ -122,6 +122,36 @@ describe('KafkaIngest.handle', () => {
     assert.deepEqual(counted, { accepted: 3, deadLettered: 1 });
   });
 
+  it('resends a chunk handed over while the one before it is in hand only after that one is done', async () => {
+    // a1 fails late, b0 and b1 fail at once: b's resend must still come after a1's.
+    const failLate = new Map([['a1', 60]]);
+    const failNow = new Set(['b0', 'b1']);
+    const sent: string[] = [];
+    const session = {
+      publish: (_e: string, _k: string, _b: Buffer, p: MessageProperties) => {
+        const id = String(p.messageId);
+        const delay = failLate.get(id);
+        if (delay !== undefined) {
+          failLate.delete(id);
+          return new Promise((_, reject) => setTimeout(() => reject(new Error('channel closed')), delay));
+        }
+        if (failNow.delete(id)) return Promise.reject(new Error('channel closed'));
+        sent.push(id);
+        return Promise.resolve();
+      },
+      ready: () => Promise.resolve(),
+    } as unknown as BrokerSession;
+    const partitionRecord = (offset: number, id: string) => record(offset, '{"type":"t"}', {}, id);
+    const kafka = ingest(session, { accepted: 0, deadLettered: 0 });
+    const signal = new AbortController().signal;
+    const done = await Promise.all([
+      kafka.handle([partitionRecord(0, 'a0'), partitionRecord(1, 'a1')], signal),
+      kafka.handle([partitionRecord(2, 'b0'), partitionRecord(3, 'b1')], signal),
+    ]);
+    assert.deepEqual(done, [2, 2]);
+    assert.deepEqual(sent, ['a0', 'a1', 'b0', 'b1']);
+  });
+
   it('stops when aborted and reports how many records are done', async () => {
     const { session } = fakeSession(2);
     const abort = new AbortController();

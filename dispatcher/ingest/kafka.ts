@@ -126,6 +126,8 @@ export async function consumerSettings(
 export class KafkaIngest {
   readonly #o: KafkaIngestOptions;
   #subscription: KafkaSubscription | undefined;
+  /** Per partition, the latest chunk being handled: a chunk after it resends only once it is done. */
+  readonly #tails = new Map<string, Promise<number>>();
 
   constructor(options: KafkaIngestOptions) {
     this.#o = options;
@@ -162,9 +164,23 @@ export class KafkaIngest {
   /**
    * Publishes a chunk of records, pipelined: all sent, then all confirms awaited. After a
    * failure (the broker went away) it waits for the broker and resends from the first
-   * record not confirmed, so the events of a partition keep their order.
+   * record not confirmed, so the events of a partition keep their order. A chunk handed
+   * over while the one before it on its partition is still in hand is sent at once, but
+   * resends only after that one is done, so resends keep the order too.
    */
   async handle(records: KafkaRecord[], signal: AbortSignal): Promise<number> {
+    if (records.length === 0) return 0;
+    const key = `${records[0]!.topic}:${records[0]!.partition}`;
+    const current = this.#publish(records, signal, this.#tails.get(key));
+    this.#tails.set(key, current);
+    try {
+      return await current;
+    } finally {
+      if (this.#tails.get(key) === current) this.#tails.delete(key);
+    }
+  }
+
+  async #publish(records: KafkaRecord[], signal: AbortSignal, before?: Promise<number>): Promise<number> {
     const { spec, session, target, logger } = this.#o;
     const clock = this.#o.clock ?? systemClock;
     const plans = records.map((record) => planRecord(record, spec.eventType, spec.dispatcher.maxEventBytes));
@@ -193,6 +209,7 @@ export class KafkaIngest {
         { err: errorMessage(error), offset: records[from]!.offset, partition: records[from]!.partition },
         'The broker did not confirm ingested records; resending',
       );
+      await before?.catch(() => undefined);
       await retry.wait(signal);
       await Promise.race([session.ready(), clock.sleep(BROKER_WAIT_MS, signal)]).catch(() => undefined);
     }
