@@ -14,7 +14,7 @@ export const DispatcherSettings = z.object({
   /** How often the backlog of each Webhook and the Kafka lag are sampled. */
   sampleIntervalMs: z.coerce.number().int().min(100).default(15_000),
   /** The library a kafka source is consumed with (dispatcher/ingest/kafka-clients.ts). */
-  kafkaClient: z.enum(['platformatic', 'kafkajs']).default('kafkajs'),
+  kafkaClient: z.enum(['platformatic', 'kafkajs']).default('platformatic'),
   kubeconfig: z.string().optional(),
   logLevel,
 });

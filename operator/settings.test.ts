@@ -51,6 +51,19 @@ describe('loadSettings', () => {
     assert.deepEqual(loadSettings([], {}, 'h').dispatcherEnv, []);
   });
 
+  it('hands HOOKLINE_KAFKA_CLIENT on to the dispatchers, and refuses a client it does not know', () => {
+    const s = loadSettings([], { HOOKLINE_KAFKA_CLIENT: 'kafkajs', OTEL_SERVICE_NAME: 'd' }, 'h');
+    assert.equal(s.kafkaClient, 'kafkajs');
+    assert.deepEqual(s.dispatcherEnv, [
+      { name: 'HOOKLINE_KAFKA_CLIENT', value: 'kafkajs' },
+      { name: 'OTEL_SERVICE_NAME', value: 'd' },
+    ]);
+    assert.throws(
+      () => loadSettings([], { HOOKLINE_KAFKA_CLIENT: 'rdkafka' }, 'h'),
+      /--kafka-client \(HOOKLINE_KAFKA_CLIENT\): Invalid option/,
+    );
+  });
+
   it('refuses an unknown flag', () => {
     assert.throws(() => loadSettings(['--frobnicate', 'x'], {}, 'h'), /Unknown option/);
   });

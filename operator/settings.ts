@@ -23,6 +23,8 @@ export const Settings = z.object({
     .regex(/^amqps?:\/\//, { message: 'must be an amqp:// or amqps:// URI' })
     .optional(),
   dispatcherImage: z.string().min(1).default('hookline:0.1.0'),
+  /** The Kafka client the dispatchers consume with; unset: the dispatcher's default. Handed on as HOOKLINE_KAFKA_CLIENT. */
+  kafkaClient: z.enum(['platformatic', 'kafkajs']).optional(),
   allowHttpUrls: booleanText.default(false),
   /** The type of the queues declared where a source does not say (spec.rabbitmq/broker.queueType). */
   defaultQueueType: z.enum(['quorum', 'classic']).default('quorum'),
@@ -53,6 +55,7 @@ const options = {
   identity: 'HOOKLINE_IDENTITY',
   'default-broker-uri': 'HOOKLINE_DEFAULT_BROKER_URI',
   'dispatcher-image': 'HOOKLINE_DISPATCHER_IMAGE',
+  'kafka-client': 'HOOKLINE_KAFKA_CLIENT',
   'allow-http-urls': 'HOOKLINE_ALLOW_HTTP_URLS',
   'default-queue-type': 'HOOKLINE_DEFAULT_QUEUE_TYPE',
   'allowed-cidrs': 'HOOKLINE_ALLOWED_CIDRS',
@@ -84,12 +87,17 @@ export function loadSettings(argv: string[], env: NodeJS.ProcessEnv, hostname: s
   });
 }
 
-/** The OTEL_* variables of `env` that are set, sorted by name (a stable Deployment spec). */
+/** Variables handed on to every dispatcher as they are, besides the OTEL_* ones. */
+const FORWARDED = new Set(['HOOKLINE_KAFKA_CLIENT']);
+
+/** The OTEL_* variables of `env` and HOOKLINE_KAFKA_CLIENT that are set, sorted by name (a stable Deployment spec). */
 export function forwardedEnv(env: NodeJS.ProcessEnv): { name: string; value: string }[] {
   return Object.entries(env)
     .filter(
       (entry): entry is [string, string] =>
-        entry[0].startsWith('OTEL_') && entry[1] !== undefined && entry[1] !== '',
+        (entry[0].startsWith('OTEL_') || FORWARDED.has(entry[0])) &&
+        entry[1] !== undefined &&
+        entry[1] !== '',
     )
     .map(([name, value]) => ({ name, value }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

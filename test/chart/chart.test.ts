@@ -537,7 +537,7 @@ describe('the Helm chart', () => {
     const rendering = await render({
       replicaCount: 1,
       image: { repository: 'registry.example/hookline', tag: '0.1.0-rc1', pullPolicy: 'Always' },
-      dispatcher: { image: 'registry.example/hookline-dispatcher:7' },
+      dispatcher: { image: 'registry.example/hookline-dispatcher:7', kafkaClient: 'kafkajs' },
       resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
       nodeSelector: { 'kubernetes.io/os': 'linux' },
       tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'hookline', effect: 'NoSchedule' }],
@@ -553,6 +553,7 @@ describe('the Helm chart', () => {
     assert.equal(deployment.spec.template.metadata.annotations?.['example.com/team'], 'platform');
     const settings = loadSettings([], resolvedEnv(container, { namespace: 'ns', name: 'p' }), 'h');
     assert.equal(settings.dispatcherImage, 'registry.example/hookline-dispatcher:7');
+    assert.deepEqual(settings.dispatcherEnv, [{ name: 'HOOKLINE_KAFKA_CLIENT', value: 'kafkajs' }]);
     assert.equal(settings.logLevel, 'debug');
     assert.ok(
       !rendering.objects.some((o) => o.kind === 'PodDisruptionBudget'),
@@ -578,6 +579,7 @@ describe('the Helm chart', () => {
     { values: { allowedCidrs: ['10.0.0.0'] }, where: /\/allowedCidrs\/0/ },
     { values: { allowHttpUrls: 'true' }, where: /\/allowHttpUrls': got string, want boolean/ },
     { values: { logLevel: 'verbose' }, where: /\/logLevel/ },
+    { values: { dispatcher: { kafkaClient: 'rdkafka' } }, where: /\/dispatcher\/kafkaClient/ },
     { values: { image: { pullPolicy: 'Sometimes' } }, where: /\/image\/pullPolicy/ },
     { values: { resyncPeriod: '5 minutes' }, where: /\/resyncPeriod/ },
     { values: { watchNamespace: 'Team_A' }, where: /\/watchNamespace/ },
