@@ -64,7 +64,8 @@ export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): Con
     options: PublishOptions,
     target: string,
   ): Promise<void> {
-    const channel = await confirmChannel();
+    // The open channel at once; only a missing one is waited for.
+    const channel = publisher ?? (await confirmChannel());
     const mark = options.mandatory ? `${process.pid}.${++marks}` : undefined;
     const publishOptions: amqp.Options.Publish = {
       persistent: true,
@@ -96,8 +97,8 @@ export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): Con
     forget() {
       publisher = undefined;
     },
-    async publish(exchange, routingKey, body, properties, options) {
-      await publishConfirmed(
+    publish(exchange, routingKey, body, properties, options) {
+      return publishConfirmed(
         (channel, publishOptions, callback) =>
           channel.publish(exchange, routingKey, body, publishOptions, callback),
         properties,
@@ -105,8 +106,8 @@ export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): Con
         `exchange "${exchange}" (routing key "${routingKey}")`,
       );
     },
-    async sendToQueue(queue, body, properties, options) {
-      await publishConfirmed(
+    sendToQueue(queue, body, properties, options) {
+      return publishConfirmed(
         (channel, publishOptions, callback) => channel.sendToQueue(queue, body, publishOptions, callback),
         properties,
         options,

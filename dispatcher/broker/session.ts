@@ -65,12 +65,11 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
     async ready() {
       await connection.current();
     },
-    async publish(exchange, routingKey, body, properties = {}, options = {}) {
-      await publisher.publish(exchange, routingKey, body, properties, options);
-    },
-    async sendToQueue(queue, body, properties = {}, options = {}) {
-      await publisher.sendToQueue(queue, body, properties, options);
-    },
+    // Handed straight through: an async wrapper here cost each ingested event a promise and a turn.
+    publish: (exchange, routingKey, body, properties = {}, options = {}) =>
+      publisher.publish(exchange, routingKey, body, properties, options),
+    sendToQueue: (queue, body, properties = {}, options = {}) =>
+      publisher.sendToQueue(queue, body, properties, options),
     async consume(queue, options, onMessage) {
       return openConsumer(await connection.current(), queue, options, onMessage);
     },
