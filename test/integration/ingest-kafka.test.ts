@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { Keypair } from '@stellar/stellar-base';
 import amqp from 'amqplib';
 import { KAFKA_CLIENTS } from '../../dispatcher/ingest/kafka-clients.ts';
-import { restartKafka } from '../env/env.ts';
+import { restartKafka, restartRabbitMq } from '../env/env.ts';
 import { freshNamespace, kafka, testEnv } from '../env/handles.ts';
 import { queueDepth } from '../fixtures/broker.ts';
 import { apply, getObject, waitForReady, waitForSourceInPlace } from '../fixtures/cluster.ts';
@@ -384,6 +384,28 @@ for (const client of Object.keys(KAFKA_CLIENTS))
         dispatcher.logs.some((l) => l.msg === 'Joined the Kafka consumer group'),
         'the consumer (re)joined its group',
       );
+    });
+
+    it('loses nothing when RabbitMQ restarts while records are taken in', async () => {
+      const dispatcher = dispatchers.at(-1)!;
+      const batch = anchorEvents(6000, `${run}-rabbit`).filter((e) => e.transaction);
+      const want = new Set(batch.map((e) => e.id));
+      const arrived = () => [...idsAt(receivers.business)].filter((id) => want.has(id)).length;
+      const messages = batch.map((e) => ({ key: e.id, value: JSON.stringify(e), headers: { type: e.type } }));
+      const producer = kafka('anchor-platform').producer();
+      await producer.connect();
+      await producer.send({ topic: TOPIC, messages: messages.slice(0, 2000) });
+      await eventually('the first events of the batch', () => arrived() > 0, { intervalMs: 20 });
+      // The rest is produced while the broker is down: the ingest reads it and cannot publish.
+      const restarting = restartRabbitMq();
+      await producer.send({ topic: TOPIC, messages: messages.slice(2000) });
+      await producer.disconnect();
+      await restarting;
+      await eventually(`all ${want.size} events after the restart`, () => arrived() === want.size, {
+        timeoutMs: 180_000,
+        intervalMs: 500,
+      });
+      assert.equal(dispatcher.child.exitCode, null, 'the dispatcher kept running');
     });
 
     it('loses nothing when a second replica joins and one leaves mid-stream (rebalances)', async () => {
