@@ -3,7 +3,8 @@
 // library can be swapped: @platformatic/kafka (kafka-platformatic.ts) or kafkajs
 // (kafka-kafkajs.ts), chosen by HOOKLINE_KAFKA_CLIENT.
 import type { Logger } from 'pino';
-import type { RetrySchedule } from '../../core/retry.ts';
+import { errorMessage } from '../../core/errors.ts';
+import { Retry, type Clock, type RetrySchedule } from '../../core/retry.ts';
 
 export interface KafkaRecord {
   topic: string;
@@ -68,6 +69,68 @@ export type KafkaConsume = (
   handler: RecordHandler,
   logger: Logger,
 ) => Promise<KafkaSubscription>;
+
+/** A source's TLS settings as Node's TLS connection options, which both clients take. */
+export function tlsOptions(tls: KafkaTlsSettings) {
+  return {
+    rejectUnauthorized: tls.rejectUnauthorized,
+    ...(tls.ca ? { ca: [tls.ca] } : {}),
+    ...(tls.cert ? { cert: tls.cert } : {}),
+    ...(tls.key ? { key: tls.key } : {}),
+    ...(tls.serverName ? { servername: tls.serverName } : {}),
+  };
+}
+
+export interface ConsumerLife<C> {
+  /** Starts the consumer (the first time, or anew); it sets `current` before it may fail. */
+  start(): Promise<void>;
+  /** The consumer started last. */
+  current(): C | undefined;
+  /** Closes a consumer that crashed or could not start. */
+  close(crashed: C): Promise<void>;
+  /** True once the subscription stopped: no restart then. */
+  stopped(): boolean;
+  signal: AbortSignal;
+  logger: Logger;
+  /** The system's unless a test gives one. */
+  clock?: Clock;
+}
+
+/**
+ * Keeps a consumer running on either client: `begin` starts it, and `crashed` (called by
+ * the client's code when it crashed for good) or a start that failed starts it anew after
+ * a RESTART delay that grows with each failure in a row until `succeeded` (its group join).
+ */
+export function keepConsuming<C>(life: ConsumerLife<C>) {
+  const restarts = new Retry(RESTART, { clock: life.clock });
+  async function crashed(consumer: C | undefined): Promise<void> {
+    const delay = restarts.failed();
+    if (consumer !== undefined) await life.close(consumer).catch(() => undefined);
+    await restarts.sleep(delay, life.signal);
+    if (life.stopped() || life.current() !== consumer) return;
+    try {
+      await life.start();
+    } catch (error) {
+      life.logger.warn(
+        { err: errorMessage(error), retryInMs: delay },
+        'Cannot start the Kafka consumer; retrying',
+      );
+      void crashed(life.current());
+    }
+  }
+  return {
+    async begin(): Promise<void> {
+      try {
+        await life.start();
+      } catch (error) {
+        life.logger.warn({ err: errorMessage(error) }, 'Cannot start the Kafka consumer; retrying');
+        void crashed(life.current());
+      }
+    },
+    crashed,
+    succeeded: () => restarts.succeeded(),
+  };
+}
 
 /** A record header's value as text. */
 export function headerText(value: Buffer | string): string {

@@ -4,10 +4,10 @@
 import { Kafka, logLevel, type Admin, type Consumer, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../core/errors.ts';
-import { Retry } from '../../core/retry.ts';
 import {
   headerText,
-  RESTART,
+  keepConsuming,
+  tlsOptions,
   type KafkaConsume,
   type KafkaConsumerSettings,
   type KafkaRecord,
@@ -44,17 +44,7 @@ export function kafkaClientOptions(settings: KafkaConsumerSettings) {
   return {
     clientId: settings.clientId,
     brokers: settings.brokers,
-    ...(tls
-      ? {
-          ssl: {
-            rejectUnauthorized: tls.rejectUnauthorized,
-            ...(tls.ca ? { ca: [tls.ca] } : {}),
-            ...(tls.cert ? { cert: tls.cert } : {}),
-            ...(tls.key ? { key: tls.key } : {}),
-            ...(tls.serverName ? { servername: tls.serverName } : {}),
-          },
-        }
-      : {}),
+    ...(tls ? { ssl: tlsOptions(tls) } : {}),
     ...(sasl
       ? {
           sasl: {
@@ -97,7 +87,6 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
   let consumer: Consumer | undefined;
   let joined = false;
   let stopped = false;
-  const restarts = new Retry(RESTART);
 
   async function start(): Promise<void> {
     const current = kafka.consumer({
@@ -110,7 +99,7 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
     consumer = current;
     current.on(current.events.GROUP_JOIN, (event) => {
       joined = true;
-      restarts.succeeded();
+      life.succeeded();
       logger.info(
         { groupId: settings.groupId, assignment: event.payload.memberAssignment },
         'Joined the Kafka consumer group',
@@ -120,7 +109,7 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
       joined = false;
       const { error, restart } = event.payload;
       logger.warn({ err: errorMessage(error), restart }, 'Kafka consumer crashed');
-      if (!restart && !stopped) void restartLater(current);
+      if (!restart && !stopped) void life.crashed(current);
     });
     current.on(current.events.STOP, () => (joined = false));
     await current.connect();
@@ -160,28 +149,15 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
     });
   }
 
-  async function restartLater(crashed: Consumer): Promise<void> {
-    const delay = restarts.failed();
-    await crashed.disconnect().catch(() => undefined);
-    await restarts.sleep(delay, abort.signal);
-    if (stopped || consumer !== crashed) return;
-    try {
-      await start();
-    } catch (error) {
-      logger.warn(
-        { err: errorMessage(error), retryInMs: delay },
-        'Cannot start the Kafka consumer; retrying',
-      );
-      void restartLater(consumer);
-    }
-  }
-
-  try {
-    await start();
-  } catch (error) {
-    logger.warn({ err: errorMessage(error) }, 'Cannot start the Kafka consumer; retrying');
-    void restartLater(consumer!);
-  }
+  const life = keepConsuming<Consumer>({
+    start,
+    current: () => consumer,
+    close: (crashed) => crashed.disconnect(),
+    stopped: () => stopped,
+    signal: abort.signal,
+    logger,
+  });
+  await life.begin();
 
   let admin: Admin | undefined;
   return {

@@ -4,10 +4,10 @@
 // only after the handler is done with the records before it.
 import { Consumer, type Message, type MessagesStream, type SASLOptions } from '@platformatic/kafka';
 import { errorMessage } from '../../core/errors.ts';
-import { Retry } from '../../core/retry.ts';
 import {
   headerText,
-  RESTART,
+  keepConsuming,
+  tlsOptions,
   type KafkaConsume,
   type KafkaConsumerSettings,
   type KafkaRecord,
@@ -28,18 +28,7 @@ export function platformaticOptions(settings: KafkaConsumerSettings) {
   return {
     clientId: settings.clientId,
     bootstrapBrokers: settings.brokers,
-    ...(tls
-      ? {
-          tls: {
-            rejectUnauthorized: tls.rejectUnauthorized,
-            ...(tls.ca ? { ca: [tls.ca] } : {}),
-            ...(tls.cert ? { cert: tls.cert } : {}),
-            ...(tls.key ? { key: tls.key } : {}),
-            ...(tls.serverName ? { servername: tls.serverName } : {}),
-          },
-          ...(tls.serverName ? { tlsServerName: tls.serverName } : {}),
-        }
-      : {}),
+    ...(tls ? { tls: tlsOptions(tls), ...(tls.serverName ? { tlsServerName: tls.serverName } : {}) } : {}),
     ...(sasl
       ? {
           sasl: {
@@ -125,7 +114,6 @@ function byPartition(messages: Message<Buffer, Buffer, Buffer, Buffer>[]) {
 export const platformaticConsume: KafkaConsume = async (settings, handler, logger) => {
   const chunkSize = settings.chunkSize ?? 5000;
   const abort = new AbortController();
-  const restarts = new Retry(RESTART);
   let consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
   let joined = false;
   let stopped = false;
@@ -145,7 +133,7 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
     consumer = current;
     current.on('consumer:group:join', (payload) => {
       joined = true;
-      restarts.succeeded();
+      life.succeeded();
       logger.info(
         { groupId: settings.groupId, assignment: payload.assignments },
         'Joined the Kafka consumer group',
@@ -211,35 +199,22 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
       if (stopped) return;
       joined = false;
       logger.warn({ err: errorMessage(error), restart: false }, 'Kafka consumer crashed');
-      void restartLater(consumer!);
+      void life.crashed(consumer);
     } finally {
       // Whatever is still in hand finishes (or sees the abort) before the consumer closes.
       await Promise.allSettled(inHand);
     }
   }
 
-  async function restartLater(crashed: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
-    const delay = restarts.failed();
-    await crashed.close(true).catch(() => undefined);
-    await restarts.sleep(delay, abort.signal);
-    if (stopped || consumer !== crashed) return;
-    try {
-      await start();
-    } catch (error) {
-      logger.warn(
-        { err: errorMessage(error), retryInMs: delay },
-        'Cannot start the Kafka consumer; retrying',
-      );
-      void restartLater(consumer);
-    }
-  }
-
-  try {
-    await start();
-  } catch (error) {
-    logger.warn({ err: errorMessage(error) }, 'Cannot start the Kafka consumer; retrying');
-    void restartLater(consumer!);
-  }
+  const life = keepConsuming<Consumer<Buffer, Buffer, Buffer, Buffer>>({
+    start,
+    current: () => consumer,
+    close: (crashed) => crashed.close(true),
+    stopped: () => stopped,
+    signal: abort.signal,
+    logger,
+  });
+  await life.begin();
 
   return {
     get joined() {
