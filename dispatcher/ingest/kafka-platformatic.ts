@@ -14,6 +14,9 @@ import {
   type PartitionLag,
 } from './kafka-client.ts';
 
+/** Keys, values and headers as the broker sent them: no deserializers. */
+type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+type BufferConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
 type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 
 const MECHANISMS = {
@@ -43,7 +46,7 @@ export function platformaticOptions(settings: KafkaConsumerSettings) {
   };
 }
 
-function toRecord(message: Message<Buffer, Buffer, Buffer, Buffer>): KafkaRecord {
+function toRecord(message: KafkaMessage): KafkaRecord {
   const headers: Record<string, string> = {};
   for (const [name, value] of message.headerEntries) {
     const key = name.toString('utf8');
@@ -82,9 +85,9 @@ function readable(stream: Stream, signal: AbortSignal): Promise<void> {
 /** The messages buffered in the stream, at most `max`, waiting for one when none is. Empty once it ended. */
 async function nextMessages(stream: Stream, max: number, signal: AbortSignal) {
   for (;;) {
-    const messages: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
+    const messages: KafkaMessage[] = [];
     while (messages.length < max) {
-      const message = stream.read() as Message<Buffer, Buffer, Buffer, Buffer> | null;
+      const message = stream.read() as KafkaMessage | null;
       if (message === null) break;
       messages.push(message);
     }
@@ -96,8 +99,8 @@ async function nextMessages(stream: Stream, max: number, signal: AbortSignal) {
 }
 
 /** The messages in groups of one partition each, each group in offset order. */
-function byPartition(messages: Message<Buffer, Buffer, Buffer, Buffer>[]) {
-  const groups = new Map<number, Message<Buffer, Buffer, Buffer, Buffer>[]>();
+function byPartition(messages: KafkaMessage[]) {
+  const groups = new Map<number, KafkaMessage[]>();
   for (const message of messages) {
     const group = groups.get(message.partition);
     if (group) group.push(message);
@@ -114,13 +117,13 @@ function byPartition(messages: Message<Buffer, Buffer, Buffer, Buffer>[]) {
 export const platformaticConsume: KafkaConsume = async (settings, handler, logger) => {
   const chunkSize = settings.chunkSize ?? 5000;
   const abort = new AbortController();
-  let consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  let consumer: BufferConsumer | undefined;
   let joined = false;
   let stopped = false;
   let reading: Promise<void> = Promise.resolve();
 
   async function start(): Promise<void> {
-    const current = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+    const current: BufferConsumer = new Consumer({
       ...platformaticOptions(settings),
       groupId: settings.groupId,
       sessionTimeout: 30_000,
@@ -158,10 +161,7 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
    * chunk before it on the partition (`before`) is done and committed. Resolves false when
    * this chunk or one before it was not done in full: nothing after it is committed.
    */
-  async function handle(
-    group: Message<Buffer, Buffer, Buffer, Buffer>[],
-    before: Promise<boolean>,
-  ): Promise<boolean> {
+  async function handle(group: KafkaMessage[], before: Promise<boolean>): Promise<boolean> {
     const handled = handler(group.map(toRecord), abort.signal);
     const [done, previousDone] = await Promise.all([handled, before]);
     if (!previousDone || done === 0) return false;
@@ -206,7 +206,7 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
     }
   }
 
-  const life = keepConsuming<Consumer<Buffer, Buffer, Buffer, Buffer>>({
+  const life = keepConsuming<BufferConsumer>({
     start,
     current: () => consumer,
     close: (crashed) => crashed.close(true),
