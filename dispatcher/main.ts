@@ -2,10 +2,10 @@
 // writes delivery status back, serves /healthz, /readyz and /metrics, and shuts down
 // gracefully on SIGTERM (stop taking events, finish what is in hand, flush status).
 import http from 'node:http';
-import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { eventRecorder } from '../core/kube/events.ts';
 import { kubeClient } from '../core/kube/client.ts';
+import { loadKubeAccess } from '../core/kube/config.ts';
 import { BacklogSampler } from './backlog.ts';
 import { amqpSession } from './broker/session.ts';
 import { addressPolicy } from './deliver/address-policy.ts';
@@ -30,10 +30,8 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     level: settings.logLevel,
     base: { component: 'hookline-dispatcher', namespace: settings.namespace, source: settings.source },
   });
-  const kubeConfig = new k8s.KubeConfig();
-  if (settings.kubeconfig) kubeConfig.loadFromFile(settings.kubeconfig);
-  else kubeConfig.loadFromDefault();
-  const client = kubeClient(kubeConfig, { fieldManager: 'hookline-dispatcher' });
+  const kubeAccess = await loadKubeAccess(settings.kubeconfig);
+  const client = kubeClient(kubeAccess, { fieldManager: 'hookline-dispatcher' });
   const metrics = dispatcherMetrics();
   const tracing = startTracing({
     env,

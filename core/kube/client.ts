@@ -3,7 +3,7 @@
 // KubeConfig (in-cluster or a kubeconfig file) and are re-applied on every request, so a
 // rotated service-account token is picked up.
 import type https from 'node:https';
-import type * as k8s from '@kubernetes/client-node';
+import type { KubeAccess } from './config.ts';
 import { Agent, request, type Dispatcher } from 'undici';
 import { HooklineError } from '../errors.ts';
 import { JsonLines } from './watch-lines.ts';
@@ -83,7 +83,7 @@ interface Options {
   timeoutMs?: number;
 }
 
-export function kubeClient(config: k8s.KubeConfig, options: Options): KubeClient {
+export function kubeClient(config: KubeAccess, options: Options): KubeClient {
   const cluster = config.getCurrentCluster();
   if (!cluster) throw new HooklineError('NoCluster', 'the kubeconfig names no current cluster');
   const server = cluster.server.replace(/\/$/, '');
