@@ -3,7 +3,6 @@
 // import: `hookline operator` (hookline.ts) calls runOperator.
 import http from 'node:http';
 import os from 'node:os';
-import * as k8s from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { CallbackPolicyController } from './controllers/callbackpolicy.ts';
 import type { RawObject, Secret } from '../core/kube/objects.ts';
@@ -17,9 +16,9 @@ import { DelayInfrastructure } from './rabbit/delay.ts';
 import {
   onDeployment,
   onPolicy,
-  onSecret,
   onSource,
   onWebhook,
+  SecretReferences,
   type Enqueue,
   type Listed,
 } from './watches.ts';
@@ -27,6 +26,7 @@ import { ControllerRunner, type Controller } from './runtime/controller.ts';
 import { eventRecorder } from '../core/kube/events.ts';
 import { Informer, type KubeObject } from '../core/kube/informer.ts';
 import { kubeClient, type KubeClient } from '../core/kube/client.ts';
+import { loadKubeAccess } from '../core/kube/config.ts';
 import { LeaderElector } from './runtime/leader.ts';
 import { serveMetrics } from '../core/metrics.ts';
 import { operatorMetrics, type OperatorMetrics } from './metrics.ts';
@@ -50,7 +50,7 @@ function hookInformer(
   plural: string,
   kind: string,
   logger: Logger,
-  onChange: (key: string, o?: RawObject) => void,
+  onChange: (key: string, o: RawObject | undefined, previous: RawObject | undefined) => void,
 ) {
   return new Informer<RawObject>({
     client,
@@ -82,27 +82,36 @@ async function lead(
     get webhooks() {
       return caches.webhooks.list();
     },
-    get sources() {
-      return caches.sources.list();
-    },
-    get policies() {
-      return caches.policies.list();
-    },
   };
+  const secretReferences = new SecretReferences();
   const enqueue = ({ webhooks, sources, policies }: Enqueue) => {
     for (const key of webhooks) runners.webhooks?.enqueue(key);
     for (const key of sources) runners.sources?.enqueue(key);
     for (const key of policies) runners.policies?.enqueue(key);
   };
 
-  caches.webhooks = hookInformer(settings, client, 'webhooks', 'Webhook', logger, (key, webhook) =>
-    enqueue(onWebhook(key, webhook, listed)),
+  caches.webhooks = hookInformer(settings, client, 'webhooks', 'Webhook', logger, (key, object, previous) => {
+    secretReferences.set('webhooks', key, object);
+    enqueue(onWebhook(key, { object, previous }));
+  });
+  caches.sources = hookInformer(
+    settings,
+    client,
+    'eventsources',
+    'EventSource',
+    logger,
+    (key, object, previous) => {
+      secretReferences.set('sources', key, object);
+      enqueue(onSource(key, { object, previous }, listed));
+    },
   );
-  caches.sources = hookInformer(settings, client, 'eventsources', 'EventSource', logger, (key) =>
-    enqueue(onSource(key, listed)),
-  );
-  caches.policies = hookInformer(settings, client, 'callbackpolicies', 'CallbackPolicy', logger, (key) =>
-    enqueue(onPolicy(key, listed)),
+  caches.policies = hookInformer(
+    settings,
+    client,
+    'callbackpolicies',
+    'CallbackPolicy',
+    logger,
+    (key, object, previous) => enqueue(onPolicy(key, { object, previous }, listed)),
   );
   caches.secrets = new Informer<Secret>({
     client,
@@ -110,7 +119,7 @@ async function lead(
     apiVersion: 'v1',
     kind: 'Secret',
     logger,
-    onChange: (key) => enqueue(onSecret(key, listed)),
+    onChange: (key) => enqueue(secretReferences.onSecret(key)),
   });
   caches.deployments = new Informer<KubeObject>({
     client,
@@ -192,10 +201,8 @@ export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promi
     level: settings.logLevel,
     base: { component: 'hookline-operator', identity: settings.identity },
   });
-  const kubeConfig = new k8s.KubeConfig();
-  if (settings.kubeconfig) kubeConfig.loadFromFile(settings.kubeconfig);
-  else kubeConfig.loadFromDefault();
-  const client = kubeClient(kubeConfig, { fieldManager: FIELD_MANAGER });
+  const kubeAccess = await loadKubeAccess(settings.kubeconfig);
+  const client = kubeClient(kubeAccess, { fieldManager: FIELD_MANAGER });
 
   const ready = { value: false };
   const servers = [

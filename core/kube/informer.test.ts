@@ -136,14 +136,17 @@ function informerOf(lists: ListStep[], watches: WatchStep[]) {
   const clock = new ManualClock();
   const { client, calls } = scriptedClient(lists, watches, happenings);
   const changes: string[] = [];
+  /** What each change replaced: `key:version` of the previous object, or `key:none`. */
+  const replaced: string[] = [];
   const informer = new Informer<Item>({
     client,
     path: '/api/v1/namespaces/shop/configmaps',
     apiVersion: 'v1',
     kind: 'ConfigMap',
     logger: pino({ level: 'silent' }),
-    onChange: (key, changed) => {
+    onChange: (key, changed, previous) => {
       changes.push(changed ? `${key}@${changed.metadata.resourceVersion}` : `-${key}`);
+      replaced.push(`${key}:${previous?.metadata.resourceVersion ?? 'none'}`);
       happenings.notify();
     },
     stallMs: STALL_MS,
@@ -153,7 +156,7 @@ function informerOf(lists: ListStep[], watches: WatchStep[]) {
   const requests = (count: number) => happenings.until(() => (calls.length >= count ? calls : undefined));
   /** Resolves once the informer told `count` changes. */
   const told = (count: number) => happenings.until(() => (changes.length >= count ? changes : undefined));
-  return { informer, clock, calls, changes, requests, told };
+  return { informer, clock, calls, changes, replaced, requests, told };
 }
 
 describe('Informer', () => {
@@ -187,6 +190,37 @@ describe('Informer', () => {
       assert.deepEqual(clock.asked.filter(isBackoff), [], 'no backoff before a relist');
     });
   }
+
+  it('tells each change with the object it replaced, and caches no managedFields', bounded, async () => {
+    const withFields = (name: string, resourceVersion: string): Item => ({
+      metadata: { ...object(name, resourceVersion).metadata, managedFields: [{ manager: 'kubectl' }] },
+    });
+    const { informer, replaced, told } = informerOf(
+      [{ items: [withFields('a', '1'), withFields('b', '1')], resourceVersion: '10' }],
+      [
+        {
+          events: [
+            { type: 'MODIFIED', object: withFields('a', '2') },
+            { type: 'DELETED', object: withFields('b', '3') },
+            { type: 'ADDED', object: withFields('c', '4') },
+          ],
+          then: 'silence',
+        },
+      ],
+    );
+    informer.start();
+    await told(5);
+    const cached = informer.list();
+    await informer.stop();
+    assert.deepEqual(replaced, ['shop/a:none', 'shop/b:none', 'shop/a:1', 'shop/b:1', 'shop/c:none']);
+    assert.deepEqual(
+      cached.map((o) => [o.metadata.name, 'managedFields' in o.metadata]),
+      [
+        ['a', false],
+        ['c', false],
+      ],
+    );
+  });
 
   it(
     'reopens a watch that went silent from the last version it saw, without relisting',
