@@ -12,6 +12,7 @@ import { sourceOf } from '../../../core/references.ts';
 import { secretNamesOf, sourceSecretRefs } from '../../../core/secret-refs.ts';
 import { awaitChange, type Action, type ReconcileContext } from '../../runtime/controller.ts';
 import type { OperatorContext } from '../context.ts';
+import { AppliedManifests } from '../applied.ts';
 import { FinalizedController } from '../finalized.ts';
 import { dispatcherObjects } from '../dispatcher-objects.ts';
 import {
@@ -37,8 +38,11 @@ const PLURAL = 'eventsources';
 export class EventSourceController extends FinalizedController {
   readonly kind = 'EventSource';
 
+  readonly #applied: AppliedManifests;
+
   constructor(ctx: OperatorContext) {
     super(ctx, PLURAL, SOURCE_FINALIZER);
+    this.#applied = new AppliedManifests(ctx.settings.resyncPeriod, ctx.now);
   }
 
   protected async apply(raw: RawObject, rc: ReconcileContext): Promise<Action> {
@@ -60,7 +64,7 @@ export class EventSourceController extends FinalizedController {
     return awaitChange();
   }
 
-  #cachedDeployment(raw: RawObject): DeploymentState | undefined {
+  #cachedDeployment(raw: { metadata: { name: string; namespace?: string } }): DeploymentState | undefined {
     return this.ctx.caches.deployments.get(`${namespaceOf(raw)}/${dispatcherName(raw.metadata.name)}`);
   }
 
@@ -108,12 +112,18 @@ export class EventSourceController extends FinalizedController {
         env: settings.dispatcherEnv,
       }),
     ];
-    let deployment: DeploymentState | undefined;
+    const owner = source.metadata.uid ?? `${namespace}/${source.metadata.name}`;
+    let deployment = this.#cachedDeployment(source);
+    let wrote = false;
     for (const manifest of objects) {
+      const isDeployment = manifest.kind === 'Deployment';
+      if (!this.#applied.changed(owner, manifest) && !(isDeployment && !deployment)) continue;
       const applied = await client.apply<DeploymentState>(manifestPath(manifest), manifest);
-      if (manifest.kind === 'Deployment') deployment = applied;
+      this.#applied.applied(owner, manifest);
+      if (isDeployment) deployment = applied;
+      wrote = true;
     }
-    if (!source.spec.http)
+    if (wrote && !source.spec.http)
       await client.delete(
         resourcePath({
           group: '',
@@ -123,7 +133,7 @@ export class EventSourceController extends FinalizedController {
           name: ingestServiceName(source.metadata.name),
         }),
       );
-    rc.logger.debug({ objects: objects.length, configHash }, 'Applied dispatcher objects');
+    if (wrote) rc.logger.debug({ objects: objects.length, configHash }, 'Applied dispatcher objects');
     if (!deployment) throw new Error('the dispatcher objects hold no Deployment');
     return { deployment };
   }
@@ -153,6 +163,7 @@ export class EventSourceController extends FinalizedController {
     const { client, brokers } = this.ctx;
     const namespace = namespaceOf(raw);
     const name = raw.metadata.name;
+    this.#applied.forget(raw.metadata.uid ?? `${namespace}/${name}`);
     const children: [string, string, string, string][] = [
       ['apps', 'v1', 'deployments', dispatcherName(name)],
       ['rbac.authorization.k8s.io', 'v1', 'rolebindings', dispatcherName(name)],

@@ -3,7 +3,7 @@
 // rules, so that Ready=False, SecretInvalid, says so before a delivery fails); and when the
 // Webhook names none, the operator generates it. The public key goes to status.
 import type { Webhook } from '../../../core/api/v1alpha1/webhook.ts';
-import { resourcePath } from '../../../core/kube/client.ts';
+import { isConflict, resourcePath } from '../../../core/kube/client.ts';
 import type { RawObject } from '../../../core/kube/objects.ts';
 import type { Lookup } from '../../../core/lookup.ts';
 import { namespaceOf } from '../../../core/names.ts';
@@ -61,32 +61,43 @@ async function ensureGenerated(
   const namespace = namespaceOf(webhook);
   const { scheme, keySize } = webhook.spec.signing;
   const path = resourcePath({ group: '', version: 'v1', plural: 'secrets', namespace, name });
-  const existing =
-    caches.secrets.get(`${namespace}/${name}`) ??
-    (await client.find<{ data?: Record<string, string> }>(path));
-  if (!existing) {
-    await client.create(resourcePath({ group: '', version: 'v1', plural: 'secrets', namespace }), {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name,
-        namespace,
-        labels: {
-          'app.kubernetes.io/managed-by': 'hookline-operator',
-          'hookline.dev/webhook': webhook.metadata.name.slice(0, 63),
+  // Not in the cache: most likely new. Create it; a 409 says it exists and the cache lags.
+  let secret: StoredSecret | undefined = caches.secrets.get(`${namespace}/${name}`);
+  if (!secret) {
+    try {
+      secret = await client.create<StoredSecret>(
+        resourcePath({ group: '', version: 'v1', plural: 'secrets', namespace }),
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: {
+            name,
+            namespace,
+            labels: {
+              'app.kubernetes.io/managed-by': 'hookline-operator',
+              'hookline.dev/webhook': webhook.metadata.name.slice(0, 63),
+            },
+            ownerReferences: [ownerReference(raw)],
+          },
+          type: 'Opaque',
+          stringData: { [key]: generateSecret(scheme, keySize) },
         },
-        ownerReferences: [ownerReference(raw)],
-      },
-      type: 'Opaque',
+      );
+      await ctx.recorder.normal(
+        raw,
+        'GeneratedSecret',
+        `Generated ${scheme} signing secret in Secret ${name}`,
+      );
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+      secret = await client.find<StoredSecret>(path);
+    }
+  }
+  if (secret && secret.data?.[key] === undefined)
+    secret = await client.mergePatch<StoredSecret>(path, {
       stringData: { [key]: generateSecret(scheme, keySize) },
     });
-    await ctx.recorder.normal(raw, 'GeneratedSecret', `Generated ${scheme} signing secret in Secret ${name}`);
-  } else if (existing.data?.[key] === undefined) {
-    await client.mergePatch(path, { stringData: { [key]: generateSecret(scheme, keySize) } });
-  }
-  // The cache answers once the Secret is there; a Secret just written is read back once.
-  const stored =
-    existing?.data?.[key] ?? (await client.find<{ data?: Record<string, string> }>(path))?.data?.[key];
+  const stored = secret?.data?.[key];
   if (stored === undefined)
     return { ok: false, reason: 'SecretNotFound', message: `Secret ${namespace}/${name} lost key "${key}"` };
   return publicKey(
@@ -96,6 +107,8 @@ async function ensureGenerated(
     [key],
   );
 }
+
+type StoredSecret = { data?: Record<string, string> };
 
 /** Deletes the signing Secret the operator generated for this Webhook, and no other. */
 export async function deleteGeneratedSecret(
