@@ -1,21 +1,37 @@
-// bench/reconcile: how long the operator takes to bring 500 Webhooks applied at once to
-// Ready (queue, 8 retry queues, bindings, generated signing secret each), and its peak RSS.
-// Baseline from the same run: the time the API server takes to accept the same 500
-// objects (kubectl apply), the floor any operator starts from.
+// bench/reconcile: how long the operator takes to bring N Webhooks applied at once to
+// Ready (queue, retry queues, bindings, generated signing secret each), and its peak RSS.
+// Baseline from the same run: the time the API server takes to accept the same N objects
+// (kubectl apply), the floor any operator starts from; the figure that matters is the
+// time per Webhook beyond it, and whether it stays flat as N grows.
 //
-//   npm run bench:reconcile [-- --webhooks 500]
+// Each round of each count runs in a new namespace with a new operator process; after it
+// the Webhooks are deleted (the operator deletes their queues) so that the broker does not
+// carry one round's queues into the next.
+//
+//   npm run bench:reconcile [-- --webhooks 500,2000 --rounds 3]
+//   BENCH_PROFILE=1 writes the operator's CPU profile to /tmp/hookline-bench-profiles.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeClient, resourcePath } from '../core/kube/client.ts';
 import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
-import { freshNamespace, kubeConfig, kubectl } from '../test/env/handles.ts';
+import { freshNamespace, kubeConfig, testEnv } from '../test/env/handles.ts';
+import { run } from '../test/env/process.ts';
 import { installCrds } from '../test/fixtures/crds.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
 
-const { values } = parseArgs({ options: { webhooks: { type: 'string', default: '500' } } });
-const count = Number(values.webhooks);
+const { values } = parseArgs({
+  options: {
+    webhooks: { type: 'string', default: '500,2000' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
+const counts = values.webhooks.split(',').map(Number);
+const rounds = Number(values.rounds);
+if (counts.some((n) => !Number.isInteger(n) || n < 1) || !(rounds >= 1))
+  throw new Error('--webhooks takes counts like 500,2000 and --rounds a number of at least 1');
+const PROFILE_DIR = '/tmp/hookline-bench-profiles';
 
 function peakRssMiB(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -23,76 +39,143 @@ function peakRssMiB(pid: number): number {
   return Math.round(kb / 1024);
 }
 
-await up(envConfig());
-await installCrds();
-const namespace = await freshNamespace('bench-reconcile');
-const operator = startOperator({
-  namespace,
-  env: { HOOKLINE_LOG_LEVEL: 'warn', HOOKLINE_CONCURRENCY: '16' },
-});
-await operator
-  .waitForLog('leadership', (l) => l.msg === 'Became leader' || l.msg === 'Controllers started', 30_000)
-  .catch(() => undefined);
-await new Promise((resolve) => setTimeout(resolve, 1500));
-
-const docs = [
-  { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ingest' }, stringData: { tokens: 't' } },
-  {
-    apiVersion: 'hookline.dev/v1alpha1',
-    kind: 'EventSource',
-    metadata: { name: 'bench' },
-    spec: { http: { authSecretRef: { name: 'ingest' } } },
-  },
-  ...Array.from({ length: count }, (_, i) => ({
-    apiVersion: 'hookline.dev/v1alpha1',
-    kind: 'Webhook',
-    metadata: { name: `hook-${i}` },
-    spec: {
-      sourceRef: { name: 'bench' },
-      url: `https://receiver.example.com/${i}`,
-      events: ['invoice.*', `shop.${i}.#`],
-    },
-  })),
-];
-const manifest = docs.map((d) => JSON.stringify(d)).join('\n---\n');
+interface Round {
+  webhooks: number;
+  allReady: boolean;
+  timeToAllReadyMs: number;
+  apiServerAcceptsAllMs: number;
+  perWebhookBeyondBaselineMs: number;
+  operatorPeakRssMiB: number;
+  deletedAllMs: number;
+}
 
 const client = kubeClient(kubeConfig(), { fieldManager: 'bench' });
-const began = performance.now();
-await kubectl(['apply', '-n', namespace, '-f', '-'], manifest);
-const appliedMs = performance.now() - began;
+const webhooksOf = (namespace: string) =>
+  client.get<{ items: { status?: { conditions?: { type: string; status: string }[] } }[] }>(
+    resourcePath({ group: 'hookline.dev', version: 'v1alpha1', plural: 'webhooks', namespace }),
+  );
+/** kubectl with time for thousands of objects (the test helper gives it a minute). */
+const kubectl = (args: string[], input?: string) =>
+  run(testEnv().kubectl, ['--kubeconfig', testEnv().kubeconfig, ...args], { input, timeoutMs: 600_000 });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let readyCount = 0;
-for (;;) {
-  const list = await client.get<{
-    items: { status?: { conditions?: { type: string; status: string }[] } }[];
-  }>(resourcePath({ group: 'hookline.dev', version: 'v1alpha1', plural: 'webhooks', namespace }));
-  readyCount = list.items.filter((w) =>
-    w.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-  ).length;
-  if (readyCount === count || performance.now() - began > 600_000) break;
-  await new Promise((resolve) => setTimeout(resolve, 250));
+function manifest(count: number): string {
+  const docs = [
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ingest' }, stringData: { tokens: 't' } },
+    {
+      apiVersion: 'hookline.dev/v1alpha1',
+      kind: 'EventSource',
+      metadata: { name: 'bench' },
+      spec: { http: { authSecretRef: { name: 'ingest' } } },
+    },
+    ...Array.from({ length: count }, (_, i) => ({
+      apiVersion: 'hookline.dev/v1alpha1',
+      kind: 'Webhook',
+      metadata: { name: `hook-${i}` },
+      spec: {
+        sourceRef: { name: 'bench' },
+        url: `https://receiver.example.com/${i}`,
+        events: ['invoice.*', `shop.${i}.#`],
+      },
+    })),
+  ];
+  return docs.map((d) => JSON.stringify(d)).join('\n---\n');
 }
-const readyMs = performance.now() - began;
-const rss = peakRssMiB(operator.child.pid!);
-await operator.stop();
 
-const result = {
-  webhooks: count,
-  allReady: readyCount === count,
-  readyWebhooks: readyCount,
-  timeToAllReadyMs: Math.round(readyMs),
-  operatorPeakRssMiB: rss,
-  baseline: { apiServerAcceptsAllMs: Math.round(appliedMs) },
-  date: new Date().toISOString(),
-};
-console.log(`
-bench/reconcile: ${count} Webhooks applied at once
-  operator:  all Ready after ${(readyMs / 1000).toFixed(1)} s (${readyCount}/${count}); peak RSS ${rss} MiB
-  baseline:  kube-apiserver accepted the ${count} objects in ${(appliedMs / 1000).toFixed(1)} s (kubectl apply)
-  per Webhook beyond the baseline: ${((readyMs - appliedMs) / count).toFixed(1)} ms`);
+async function round(count: number): Promise<Round> {
+  const namespace = await freshNamespace('bench-reconcile');
+  const operator = startOperator({
+    namespace,
+    env: {
+      HOOKLINE_LOG_LEVEL: 'warn',
+      HOOKLINE_CONCURRENCY: '16',
+      ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}),
+    },
+  });
+  await operator
+    .waitForLog('leadership', (l) => l.msg === 'Became leader' || l.msg === 'Controllers started', 30_000)
+    .catch(() => undefined);
+  await sleep(1500);
+
+  const began = performance.now();
+  await kubectl(['apply', '-n', namespace, '-f', '-'], manifest(count));
+  const appliedMs = performance.now() - began;
+  let ready = 0;
+  for (;;) {
+    const list = await webhooksOf(namespace);
+    ready = list.items.filter((w) =>
+      w.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ).length;
+    if (ready === count || performance.now() - began > 600_000) break;
+    await sleep(250);
+  }
+  const readyMs = performance.now() - began;
+  const rss = peakRssMiB(operator.child.pid!);
+
+  // Clean up with the operator still running: it deletes each Webhook's queues.
+  const deleting = performance.now();
+  await kubectl(['delete', 'webhooks', '--all', '-n', namespace, '--wait=false']);
+  while ((await webhooksOf(namespace)).items.length > 0 && performance.now() - deleting < 600_000)
+    await sleep(500);
+  const deletedMs = performance.now() - deleting;
+  await kubectl(['delete', 'eventsources', '--all', '-n', namespace, '--wait=true', '--timeout=60s']).catch(
+    () => undefined,
+  );
+  await operator.stop();
+  const figures: Round = {
+    webhooks: count,
+    allReady: ready === count,
+    timeToAllReadyMs: Math.round(readyMs),
+    apiServerAcceptsAllMs: Math.round(appliedMs),
+    perWebhookBeyondBaselineMs: Number(((readyMs - appliedMs) / count).toFixed(1)),
+    operatorPeakRssMiB: rss,
+    deletedAllMs: Math.round(deletedMs),
+  };
+  console.log(
+    `  ${count} Webhooks: Ready after ${(readyMs / 1000).toFixed(1)} s (${ready}/${count}), ` +
+      `API server ${(appliedMs / 1000).toFixed(1)} s, ${figures.perWebhookBeyondBaselineMs} ms per Webhook beyond it, ` +
+      `peak RSS ${rss} MiB; all deleted after ${(deletedMs / 1000).toFixed(1)} s`,
+  );
+  return figures;
+}
+
+await up(envConfig());
+await installCrds();
+const all: Round[] = [];
+for (let r = 1; r <= rounds; r++) {
+  console.log(`round ${r}/${rounds}`);
+  for (const count of counts) all.push(await round(count));
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const results = Object.fromEntries(
+  counts.map((count) => {
+    const mine = all.filter((r) => r.webhooks === count);
+    return [
+      String(count),
+      {
+        allReady: mine.every((r) => r.allReady),
+        timeToAllReadyMs: median(mine.map((r) => r.timeToAllReadyMs)),
+        perWebhookBeyondBaselineMs: median(mine.map((r) => r.perWebhookBeyondBaselineMs)),
+        operatorPeakRssMiB: median(mine.map((r) => r.operatorPeakRssMiB)),
+        deletedAllMs: median(mine.map((r) => r.deletedAllMs)),
+        baseline: { apiServerAcceptsAllMs: median(mine.map((r) => r.apiServerAcceptsAllMs)) },
+      },
+    ];
+  }),
+);
+console.log('\nbench/reconcile: medians of %d rounds', rounds);
+for (const [count, r] of Object.entries(results)) {
+  console.log(
+    `  ${count} Webhooks  operator: all Ready after ${(r.timeToAllReadyMs / 1000).toFixed(1)} s, ` +
+      `peak RSS ${r.operatorPeakRssMiB} MiB, ${r.perWebhookBeyondBaselineMs} ms per Webhook beyond the baseline\n` +
+      `  ${' '.repeat(count.length)}           baseline: kube-apiserver accepted them in ${(r.baseline.apiServerAcceptsAllMs / 1000).toFixed(1)} s (kubectl apply)`,
+  );
+}
 fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
 fs.writeFileSync(
   path.join(import.meta.dirname, 'results', 'reconcile.json'),
-  JSON.stringify(result, null, 2) + '\n',
+  JSON.stringify({ counts, rounds, results, everyRound: all, date: new Date().toISOString() }, null, 2) +
+    '\n',
 );
-if (!result.allReady) process.exitCode = 1;
+if (all.some((r) => !r.allReady)) process.exitCode = 1;

