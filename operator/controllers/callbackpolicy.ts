@@ -10,6 +10,7 @@ import {
   type Action,
   type Controller,
   type ErrorContext,
+  type ReconcileContext,
 } from '../runtime/controller.ts';
 import type { RawObject } from '../../core/kube/objects.ts';
 import type { OperatorContext } from './context.ts';
@@ -54,7 +55,7 @@ export class CallbackPolicyController implements Controller<RawObject> {
     return defaultErrorPolicy(error, ctx);
   }
 
-  async reconcile(raw: RawObject): Promise<Action> {
+  async reconcile(raw: RawObject, rc: ReconcileContext): Promise<Action> {
     const parsed = validate(CallbackPolicy, raw);
     const problems = parsed.ok ? policyProblems(parsed.value) : [parsed.message];
     const conditions = setCondition(
@@ -71,7 +72,8 @@ export class CallbackPolicyController implements Controller<RawObject> {
       webhooks: webhooksUsing(this.#ctx.caches.webhooks.list(), namespaceOf(raw), raw.metadata.name),
     };
     if (parsed.ok) owned.retries = retriesOf(parsed.value.spec);
-    await applyOwnedStatus(this.#ctx.client, raw, 'callbackpolicies', owned);
+    const written = await applyOwnedStatus(this.#ctx.client, raw, 'callbackpolicies', owned);
+    if (written) rc.wrote(written);
     return awaitChange();
   }
 }

@@ -33,6 +33,7 @@ export abstract class FinalizedController implements Controller<RawObject> {
     return finalized(this.ctx.client, resourcePath(hookRef(raw, this.#plural)), raw, this.#finalizer, {
       apply: (object) => this.apply(object, rc),
       cleanup: (object) => this.cleanup(object, rc),
+      wrote: (object) => rc.wrote(object),
     });
   }
 

@@ -22,18 +22,18 @@ export function statusHas(object: RawObject, owned: Record<string, unknown>): bo
   return Object.entries(owned).every(([key, value]) => jsonEqual(current[key], value));
 }
 
+/** Applies the owned part of the status unless it is stored already; answers the written object. */
 export async function applyOwnedStatus(
   client: KubeClient,
   object: RawObject,
   plural: string,
   owned: Record<string, unknown>,
-): Promise<boolean> {
-  if (statusHas(object, owned)) return false;
-  await client.apply(resourcePath({ ...hookRef(object, plural), subresource: 'status' }), {
+): Promise<RawObject | undefined> {
+  if (statusHas(object, owned)) return undefined;
+  return client.apply<RawObject>(resourcePath({ ...hookRef(object, plural), subresource: 'status' }), {
     apiVersion: object.apiVersion,
     kind: object.kind,
     metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
     status: owned,
   });
-  return true;
 }

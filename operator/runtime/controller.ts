@@ -16,9 +16,14 @@ export const awaitChange = (): Action => ({ kind: 'await' });
 export interface ReconcileContext {
   key: string;
   logger: Logger;
+  /**
+   * Tells the runner the object as a write of this reconcile answered it (a status apply, a
+   * finalizer patch): until the informer has caught up, the next reconcile starts from it.
+   */
+  wrote(object: KubeObject): void;
 }
 
-export interface ErrorContext extends ReconcileContext {
+export interface ErrorContext extends Omit<ReconcileContext, 'wrote'> {
   /** Consecutive failed reconciles of this key, this one included. */
   failures: number;
 }
@@ -44,10 +49,21 @@ export interface RunnerOptions<T extends KubeObject> {
   onReconciled?: (outcome: 'success' | 'error', durationMs: number) => void;
 }
 
+/**
+ * The objects this runner's own writes produced, by key, while the informer still has an
+ * older version: `versions` are the resourceVersions from the one the reconcile started from
+ * to the last write, `object` the last write's answer.
+ */
+interface OwnWrites<T> {
+  versions: Set<string>;
+  object: T;
+}
+
 export class ControllerRunner<T extends KubeObject> {
   readonly #o: RunnerOptions<T>;
   readonly #queue: WorkQueue;
   readonly #failures = new Map<string, number>();
+  readonly #written = new Map<string, OwnWrites<T>>();
   #resync: NodeJS.Timeout | undefined;
 
   constructor(options: RunnerOptions<T>) {
@@ -82,8 +98,42 @@ export class ControllerRunner<T extends KubeObject> {
     await this.#queue.shutdown();
   }
 
+  /**
+   * The informer's object, or the newer one this runner wrote when the informer is still at
+   * a version the write came from: a reconcile triggered meanwhile (by a Secret, say) must
+   * not write again what the last one wrote.
+   */
+  #current(key: string): T | undefined {
+    const cached = this.#o.informer.get(key);
+    const own = this.#written.get(key);
+    if (!own) return cached;
+    const version = cached?.metadata.resourceVersion;
+    if (
+      cached &&
+      version !== undefined &&
+      version !== own.object.metadata.resourceVersion &&
+      own.versions.has(version)
+    )
+      return own.object;
+    this.#written.delete(key); // caught up, gone, or changed by someone else since
+    return cached;
+  }
+
+  #recordWrite(key: string, from: T, written: KubeObject): void {
+    const version = written.metadata.resourceVersion;
+    if (version === undefined || written.metadata.uid !== from.metadata.uid) return;
+    delete written.metadata.managedFields;
+    const own = this.#written.get(key) ?? {
+      versions: new Set([from.metadata.resourceVersion ?? '']),
+      object: from,
+    };
+    own.versions.add(version);
+    own.object = { ...from, ...written, apiVersion: from.apiVersion, kind: from.kind };
+    this.#written.set(key, own);
+  }
+
   async #process(key: string): Promise<void> {
-    const object = this.#o.informer.get(key);
+    const object = this.#current(key);
     if (!object) {
       this.#failures.delete(key);
       return; // gone; finalizers make sure cleanup ran while it still existed
@@ -98,7 +148,8 @@ export class ControllerRunner<T extends KubeObject> {
     const began = performance.now();
     let action: Action;
     try {
-      action = await controller.reconcile(object, { key, logger });
+      const wrote = (written: KubeObject) => this.#recordWrite(key, object, written);
+      action = await controller.reconcile(object, { key, logger, wrote });
       this.#failures.delete(key);
       this.#o.onReconciled?.('success', performance.now() - began);
     } catch (error) {

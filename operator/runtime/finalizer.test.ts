@@ -61,16 +61,17 @@ describe('finalized', () => {
     const action = await finalized(client, '/x', object, F, {
       apply: () => (calls.push('apply'), Promise.resolve(requeueAfter(5))),
       cleanup: () => (calls.push('cleanup'), Promise.resolve()),
+      wrote: () => void calls.push('wrote'),
     });
     return { calls, action };
   };
   const deleted = '2026-01-01T00:00:00Z';
   const cases: { name: string; object: Object; calls: string[]; action: string }[] = [
     {
-      name: 'adds the finalizer first and waits for its update',
+      name: 'adds the finalizer first, then applies the object the patch answered',
       object: { metadata: {} },
-      calls: [`patch ["${F}"]`],
-      action: 'await',
+      calls: [`patch ["${F}"]`, 'wrote', 'apply'],
+      action: 'requeue',
     },
     {
       name: 'applies once the finalizer is on',
@@ -81,7 +82,7 @@ describe('finalized', () => {
     {
       name: 'cleans up a deleted object, then lets it go',
       object: { metadata: { finalizers: ['other', F], deletionTimestamp: deleted } },
-      calls: ['cleanup', 'patch ["other"]'],
+      calls: ['cleanup', 'patch ["other"]', 'wrote'],
       action: 'await',
     },
     {

@@ -60,12 +60,14 @@ export interface FinalizerFlow<T> {
   apply(object: T): Promise<Action>;
   /** Deletes what `apply` made; runs only while Hookline's finalizer is on a deleted object. */
   cleanup(object: T): Promise<void>;
+  /** The object as the finalizer patch answered it. */
+  wrote?(object: T): void;
 }
 
 /**
  * The apply/cleanup flow of a finalized resource (after kube-rs's `finalizer`): a deleted
- * object is cleaned up and let go; one that is not yet deleted first gets the finalizer
- * (its update brings the next reconcile) and is then applied. A deleted object without
+ * object is cleaned up and let go; one that is not yet deleted first gets the finalizer and
+ * is then applied, as the patch answered it. A deleted object without
  * Hookline's finalizer is none of Hookline's business any more: nothing runs.
  */
 export async function finalized<T extends WithFinalizers & { metadata: { deletionTimestamp?: string } }>(
@@ -78,9 +80,12 @@ export async function finalized<T extends WithFinalizers & { metadata: { deletio
   if (object.metadata.deletionTimestamp) {
     if (!hasFinalizer(object, finalizer)) return awaitChange();
     await flow.cleanup(object);
-    await setFinalizer(client, path, object, finalizer, false);
+    const released = await setFinalizer(client, path, object, finalizer, false);
+    if (released) flow.wrote?.(released);
     return awaitChange();
   }
-  if (await setFinalizer(client, path, object, finalizer, true)) return awaitChange();
-  return flow.apply(object);
+  const added = await setFinalizer(client, path, object, finalizer, true);
+  if (!added) return flow.apply(object);
+  flow.wrote?.(added);
+  return flow.apply(added);
 }

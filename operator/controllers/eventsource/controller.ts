@@ -48,7 +48,7 @@ export class EventSourceController extends FinalizedController {
   protected async apply(raw: RawObject, rc: ReconcileContext): Promise<Action> {
     const parsed = validate(EventSource, raw);
     if (!parsed.ok) {
-      await this.#writeStatus(raw, { reason: 'InvalidSpec', message: parsed.message, retry: false });
+      await this.#writeStatus(raw, rc, { reason: 'InvalidSpec', message: parsed.message, retry: false });
       return awaitChange();
     }
     const source = parsed.value;
@@ -59,7 +59,7 @@ export class EventSourceController extends FinalizedController {
     );
     // Not ready yet is no error: the Deployment's status changes, and that brings the next reconcile.
     const problem = 'reason' in ensured ? ensured : readinessProblem(readiness);
-    await this.#writeStatus(raw, problem, { source, readiness });
+    await this.#writeStatus(raw, rc, problem, { source, readiness });
     if (problem?.retry) throw reportedCondition(problem.reason, problem.message);
     return awaitChange();
   }
@@ -146,16 +146,18 @@ export class EventSourceController extends FinalizedController {
 
   async #writeStatus(
     raw: RawObject,
+    rc: ReconcileContext,
     problem: NotReady | undefined,
     observed?: { source: EventSource; readiness: DispatcherReadiness },
   ): Promise<void> {
     const bound = this.#boundWebhooks(namespaceOf(raw), raw.metadata.name).length;
-    await applyOwnedStatus(
+    const written = await applyOwnedStatus(
       this.ctx.client,
       raw,
       PLURAL,
       desiredStatus(raw, problem, observed, bound, this.ctx.now()),
     );
+    if (written) rc.wrote(written);
   }
 
   /** Deletes what the operator made for the source (there may be no garbage collector). */

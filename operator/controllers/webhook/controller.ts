@@ -33,7 +33,7 @@ export class WebhookController extends FinalizedController {
   protected async apply(raw: RawObject, rc: ReconcileContext): Promise<Action> {
     const parsed = validate(Webhook, raw);
     if (!parsed.ok) {
-      await this.#writeStatus(raw, { reason: 'InvalidSpec', message: parsed.message, retry: false }, {});
+      await this.#writeStatus(raw, { reason: 'InvalidSpec', message: parsed.message, retry: false }, {}, rc);
       return awaitChange();
     }
     let ensured: Ensured = {};
@@ -46,7 +46,7 @@ export class WebhookController extends FinalizedController {
       if (!(error instanceof HooklineError && error.code.startsWith('Broker'))) throw error;
       problem = { reason: error.reason, message: error.message, retry: true };
     }
-    await this.#writeStatus(raw, problem, ensured);
+    await this.#writeStatus(raw, problem, ensured, rc);
     if (problem?.retry) throw reportedCondition(problem.reason, problem.message);
     return awaitChange();
   }
@@ -89,9 +89,15 @@ export class WebhookController extends FinalizedController {
     return { topology: applied, ...(queue ? { queue } : {}), publicKey: signing.value };
   }
 
-  async #writeStatus(raw: RawObject, problem: NotReady | undefined, ensured: Ensured): Promise<void> {
+  async #writeStatus(
+    raw: RawObject,
+    problem: NotReady | undefined,
+    ensured: Ensured,
+    rc: ReconcileContext,
+  ): Promise<void> {
     const owned = desiredStatus(raw, problem, ensured, this.ctx.now());
-    await applyOwnedStatus(this.ctx.client, raw, PLURAL, owned);
+    const written = await applyOwnedStatus(this.ctx.client, raw, PLURAL, owned);
+    if (written) rc.wrote(written);
   }
 
   protected async cleanup(raw: RawObject, rc: ReconcileContext): Promise<void> {
