@@ -9,7 +9,7 @@ import { loadKubeAccess } from '../core/kube/config.ts';
 import { BacklogSampler } from './backlog.ts';
 import { amqpSession } from './broker/session.ts';
 import { addressPolicy } from './deliver/address-policy.ts';
-import { dispatcherMetrics } from './metrics.ts';
+import { dispatcherMetrics, ingestRequestCounters } from './metrics.ts';
 import { serveMetrics } from '../core/metrics.ts';
 import { SecretReader } from './secrets.ts';
 import { loadDispatcherSettings } from './settings.ts';
@@ -124,13 +124,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
     target,
     secrets,
     gate,
-    counters: {
-      request: (route, code) => {
-        metrics.ingestRequests.inc({ ...ingestLabels, route, code: String(code) });
-        if (route === 'events' && code === 202)
-          metrics.ingested.inc({ ...ingestLabels, path: 'http', outcome: 'accepted' });
-      },
-    },
+    counters: ingestRequestCounters(metrics, ingestLabels),
     logger: logger.child({ ingest: 'http' }),
     tracing,
   });

@@ -6,6 +6,8 @@ export function dispatcherMetrics() {
   const registry = processRegistry();
   const registers = [registry];
   const tallies = new Map<string, DeliveryTally>();
+  const ingestRequests = new CounterTally();
+  const ingested = new CounterTally();
   return {
     registry,
     tallies,
@@ -95,17 +97,25 @@ export function dispatcherMetrics() {
       labelNames: ['namespace', 'webhook'] as const,
       registers,
     }),
+    /** Counted per HTTP request in plain numbers, added to the two counters when read. */
+    ingestTallies: { requests: ingestRequests, ingested },
     ingested: new Counter({
       name: 'hookline_ingest_events_total',
       help: 'Events taken in from Kafka or HTTP by outcome (accepted, dead_lettered).',
       labelNames: ['namespace', 'source', 'path', 'outcome'] as const,
       registers,
+      collect() {
+        ingested.publish(this);
+      },
     }),
     ingestRequests: new Counter({
       name: 'hookline_ingest_requests_total',
       help: 'HTTP ingest requests by route (events, before) and status code.',
       labelNames: ['namespace', 'source', 'route', 'code'] as const,
       registers,
+      collect() {
+        ingestRequests.publish(this);
+      },
     }),
     gateVerdicts: new Counter({
       name: 'hookline_gate_verdicts_total',
@@ -117,6 +127,56 @@ export function dispatcherMetrics() {
 }
 
 export type DispatcherMetrics = ReturnType<typeof dispatcherMetrics>;
+
+/**
+ * Counts kept in plain numbers per label set and added to a Counter when it is read (its
+ * collect): prom-client hashes the labels of every inc(), twice per accepted post.
+ */
+export class CounterTally {
+  readonly #counts = new Map<
+    string,
+    { labels: Record<string, string>; counted: number; published: number }
+  >();
+
+  /** The incrementer of one label set, to be kept by its user. */
+  counter(labels: Record<string, string>): () => void {
+    const key = JSON.stringify(labels);
+    let count = this.#counts.get(key);
+    if (!count) this.#counts.set(key, (count = { labels, counted: 0, published: 0 }));
+    const counted = count;
+    return () => void counted.counted++;
+  }
+
+  publish(counter: Counter<string>): void {
+    for (const count of this.#counts.values()) {
+      if (count.counted === count.published) continue;
+      counter.inc(count.labels, count.counted - count.published);
+      count.published = count.counted;
+    }
+  }
+}
+
+/** The HTTP ingest's request counters: an incrementer per route and code, found once. */
+export function ingestRequestCounters(
+  metrics: DispatcherMetrics,
+  labels: { namespace: string; source: string },
+): { request(route: 'events' | 'before', code: number): void } {
+  const { requests, ingested } = metrics.ingestTallies;
+  const counters = new Map<string, () => void>();
+  const accepted = ingested.counter({ ...labels, path: 'http', outcome: 'accepted' });
+  return {
+    request(route, code) {
+      const key = `${route} ${code}`;
+      let count = counters.get(key);
+      if (!count) {
+        const request = requests.counter({ ...labels, route, code: String(code) });
+        count = route === 'events' && code === 202 ? () => (request(), accepted()) : request;
+        counters.set(key, count);
+      }
+      count();
+    },
+  };
+}
 
 const DELIVERY_OUTCOMES = ['succeeded', 'retried', 'failed', 'dead_lettered', 'filtered', 'held'] as const;
 export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];

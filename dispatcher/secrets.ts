@@ -26,6 +26,11 @@ export class SecretReader {
     return this.#cache.get(name)?.data;
   }
 
+  /** One entry of a Secret already read, without waiting; undefined when it is not at hand. */
+  cachedEntry(name: string, key: string): string | undefined {
+    return this.#cache.get(name)?.data?.[key];
+  }
+
   /** One entry of a Secret; the error names the field that refers to it. */
   async entry(name: string, key: string, field: string): Promise<string> {
     const data = await this.read(name);

@@ -67,19 +67,26 @@ export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): Con
     // The open channel at once; only a missing one is waited for.
     const channel = publisher ?? (await confirmChannel());
     const mark = options.mandatory ? `${process.pid}.${++marks}` : undefined;
-    const publishOptions: amqp.Options.Publish = {
-      persistent: true,
-      ...properties,
-      ...(mark ? { mandatory: true, headers: { ...properties.headers, [PUBLISH_MARK]: mark } } : {}),
-    };
+    const publishOptions: amqp.Options.Publish = mark
+      ? {
+          persistent: true,
+          ...properties,
+          mandatory: true,
+          headers: { ...properties.headers, [PUBLISH_MARK]: mark },
+        }
+      : { persistent: true, ...properties };
     let failure: Error | undefined;
-    await new Promise<void>((resolve, reject) =>
-      send(channel, publishOptions, (error) =>
-        error
-          ? reject(error instanceof Error ? error : new Error('the broker did not confirm the message'))
-          : resolve(),
-      ),
-    ).catch((error: unknown) => (failure = error instanceof Error ? error : new Error(String(error))));
+    try {
+      await new Promise<void>((resolve, reject) =>
+        send(channel, publishOptions, (error) =>
+          error
+            ? reject(error instanceof Error ? error : new Error('the broker did not confirm the message'))
+            : resolve(),
+        ),
+      );
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+    }
     // RabbitMQ sends a mandatory message's basic.return before its confirm.
     const wasReturned = mark !== undefined && returned.delete(mark);
     if (failure !== undefined) {

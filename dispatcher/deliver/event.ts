@@ -73,16 +73,29 @@ export function parseEvent(body: Buffer, maxEventBytes: number): { json: unknown
 
 /** RFC 6901 JSON pointer lookup; undefined when the path does not exist. */
 export function pointer(document: unknown, path: string): unknown {
-  if (path === '') return document;
-  let current: unknown = document;
-  for (const raw of path.slice(1).split('/')) {
-    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
-    if (Array.isArray(current) && /^\d+$/.test(key)) current = current[Number(key)];
-    else if (typeof current === 'object' && current !== null && Object.hasOwn(current, key))
-      current = (current as Record<string, unknown>)[key];
-    else return undefined;
-  }
-  return current;
+  return compilePointer(path)(document);
+}
+
+/** The lookup of one JSON pointer, its path split and unescaped once. */
+export function compilePointer(path: string): (document: unknown) => unknown {
+  if (path === '') return (document) => document;
+  const keys = path
+    .slice(1)
+    .split('/')
+    .map((raw) => raw.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const indexes = keys.map((key) => (/^\d+$/.test(key) ? Number(key) : undefined));
+  return (document) => {
+    let current: unknown = document;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const index = indexes[i];
+      if (index !== undefined && Array.isArray(current)) current = current[index];
+      else if (typeof current === 'object' && current !== null && Object.hasOwn(current, key))
+        current = (current as Record<string, unknown>)[key];
+      else return undefined;
+    }
+    return current;
+  };
 }
 
 export type Matcher = (document: unknown) => boolean;
@@ -91,9 +104,10 @@ export type Matcher = (document: unknown) => boolean;
 export function compileMatch(match: Record<string, unknown> | undefined): Matcher {
   const entries = Object.entries(match ?? {});
   if (entries.length === 0) return () => true;
+  const lookups = entries.map(([path, expected]) => [compilePointer(path), expected] as const);
   return (document) =>
-    entries.every(([path, expected]) => {
-      const actual = pointer(document, path);
+    lookups.every(([lookup, expected]) => {
+      const actual = lookup(document);
       const allowed = Array.isArray(expected) ? expected : [expected];
       return allowed.some((value) => value === actual);
     });

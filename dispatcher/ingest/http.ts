@@ -17,7 +17,8 @@ import { noTracing, traceContextOf, type Tracing } from '../tracing.ts';
 import { IdempotencyCache, type Accepted } from './idempotency.ts';
 import { idFromKey, intake, newEventId } from './intake.ts';
 import { publishEvent, type IngestTarget } from './publish.ts';
-import { bearerToken, tokenAccepted, tokenCache } from './tokens.ts';
+import { bearerToken, TokenCheck } from './tokens.ts';
+import { Deadlines } from './deadlines.ts';
 
 export const EVENTS_PATH = '/v1/events';
 export const BEFORE_PATH = '/v1/events/before';
@@ -101,24 +102,25 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Refused(503, message, { 'retry-after': '1' })), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+const unconfirmed = () =>
+  new Refused(
+    503,
+    'the broker did not confirm the event in time; retry (with the same Idempotency-Key to avoid a duplicate)',
+    { 'retry-after': '1' },
+  );
 
 export class HttpIngest {
   readonly #o: HttpIngestOptions;
   readonly #idempotency: IdempotencyCache;
-  readonly #tokens = tokenCache();
+  readonly #tokens = new TokenCheck();
   readonly #tracing: Tracing;
+  readonly #deadlines: Deadlines;
 
   constructor(options: HttpIngestOptions) {
     this.#o = options;
     this.#tracing = options.tracing ?? noTracing;
     this.#idempotency = options.idempotency ?? new IdempotencyCache();
+    this.#deadlines = new Deadlines(options.publishTimeoutMs ?? 10_000);
   }
 
   /** Handles the request when it is for ingest; false when the path is not ingest's. */
@@ -206,19 +208,17 @@ export class HttpIngest {
       return 409;
     }
 
-    const publish = () => {
+    const accepted: Accepted = { id, type: result.type };
+    const publish = (): Promise<Accepted> => {
       const span = this.#tracing.ingest(id, result.type, 'http', incoming);
-      return span
-        .until(
-          publishEvent(this.#o.session, this.#o.target, {
-            id,
-            type: result.type,
-            body,
-            contentType: single(req.headers['content-type']),
-            trace: span.context,
-          }),
-        )
-        .then((): Accepted => ({ id, type: result.type }));
+      const published = publishEvent(this.#o.session, this.#o.target, {
+        id,
+        type: result.type,
+        body,
+        contentType: single(req.headers['content-type']),
+        trace: span.context,
+      });
+      return span.until(published).then(() => accepted);
     };
     let outcome: Promise<Accepted>;
     let replayed = false;
@@ -236,15 +236,15 @@ export class HttpIngest {
         lookup.settle(outcome);
       }
     }
-    const accepted = await withTimeout(
-      outcome.catch((error: unknown) => {
-        this.#o.logger.warn({ err: errorMessage(error), eventId: id }, 'The broker did not confirm an event');
-        throw new Refused(503, 'the broker did not confirm the event; retry', { 'retry-after': '1' });
-      }),
-      this.#o.publishTimeoutMs ?? 10_000,
-      'the broker did not confirm the event in time; retry (with the same Idempotency-Key to avoid a duplicate)',
-    );
-    send(res, 202, accepted, replayed ? { 'idempotent-replayed': 'true' } : {});
+    let answer: Accepted;
+    try {
+      answer = await this.#deadlines.race(outcome, unconfirmed);
+    } catch (error) {
+      if (error instanceof Refused) throw error;
+      this.#o.logger.warn({ err: errorMessage(error), eventId: id }, 'The broker did not confirm an event');
+      throw new Refused(503, 'the broker did not confirm the event; retry', { 'retry-after': '1' });
+    }
+    send(res, 202, answer, replayed ? { 'idempotent-replayed': 'true' } : {});
     return 202;
   }
 
@@ -252,15 +252,18 @@ export class HttpIngest {
     const challenge = { 'www-authenticate': 'Bearer realm="hookline"' };
     const token = bearerToken(single(req.headers.authorization));
     if (!token) throw new Refused(401, 'an Authorization: Bearer <token> header is required', challenge);
-    let tokens: Buffer[];
+    let tokens: string;
     try {
-      tokens = this.#tokens(await this.#o.secrets.entry(ref.name, ref.key, 'spec.http.authSecretRef'));
+      tokens =
+        this.#o.secrets.cachedEntry(ref.name, ref.key) ??
+        (await this.#o.secrets.entry(ref.name, ref.key, 'spec.http.authSecretRef'));
     } catch (error) {
       this.#o.logger.error({ err: errorMessage(error) }, 'Cannot read the ingest tokens');
       throw new Refused(503, 'the ingest tokens cannot be read; see the dispatcher log', {
         'retry-after': '5',
       });
     }
-    if (!tokenAccepted(token, tokens)) throw new Refused(401, 'the bearer token is not accepted', challenge);
+    if (!this.#tokens.accepts(token, tokens))
+      throw new Refused(401, 'the bearer token is not accepted', challenge);
   }
 }

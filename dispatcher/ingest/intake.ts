@@ -3,7 +3,7 @@
 // Pure.
 import crypto from 'node:crypto';
 import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
-import { pointer } from '../deliver/event.ts';
+import { compilePointer } from '../deliver/event.ts';
 
 export type TypeRule = NonNullable<EventSourceSpec['eventType']>;
 
@@ -30,19 +30,26 @@ const MAX_TYPE_BYTES = 255;
 
 const DEFAULT_TEMPLATE = '{/type}';
 
-/** A template as literal text and pointers in turn (even indexes text, odd pointers), parsed once. */
-const templates = new Map<string, string[]>();
+/** A template as literal text and pointers in turn (`text[i]` before `paths[i]`), parsed once. */
+interface Template {
+  text: string[];
+  paths: string[];
+  lookups: ((json: unknown) => unknown)[];
+}
+const templates = new Map<string, Template>();
 const MAX_TEMPLATES = 1000;
 
-function partsOf(template: string): string[] {
-  let parts = templates.get(template);
-  if (!parts) {
+function parsed(template: string): Template {
+  let found = templates.get(template);
+  if (!found) {
     // split() with a capturing group keeps the pointers at the odd indexes.
-    parts = template.split(/\{(\/[^{}]*)\}/);
+    const parts = template.split(/\{(\/[^{}]*)\}/);
+    const paths = parts.filter((_, i) => i % 2 === 1);
+    found = { text: parts.filter((_, i) => i % 2 === 0), paths, lookups: paths.map(compilePointer) };
     if (templates.size >= MAX_TEMPLATES) templates.clear();
-    templates.set(template, parts);
+    templates.set(template, found);
   }
-  return parts;
+  return found;
 }
 
 /** Evaluates `{/a}.{/b}`: every pointer must name a string, number or boolean. */
@@ -50,14 +57,13 @@ export function renderTemplate(
   template: string,
   json: unknown,
 ): { ok: true; value: string } | { ok: false; reason: string } {
-  const parts = partsOf(template);
-  let value = parts[0]!;
-  for (let i = 1; i < parts.length; i += 2) {
-    const path = parts[i]!;
-    const found = pointer(json, path);
+  const { text, paths, lookups } = parsed(template);
+  let value = text[0]!;
+  for (let i = 0; i < lookups.length; i++) {
+    const found = lookups[i]!(json);
     if (typeof found !== 'string' && typeof found !== 'number' && typeof found !== 'boolean')
-      return { ok: false, reason: `event type: ${path} is missing or not a string, number or boolean` };
-    value += String(found) + parts[i + 1]!;
+      return { ok: false, reason: `event type: ${paths[i]} is missing or not a string, number or boolean` };
+    value += String(found) + text[i + 1]!;
   }
   return { ok: true, value };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bearerToken, parseTokens, tokenAccepted, tokenCache } from './tokens.ts';
+import { bearerToken, parseTokens, tokenAccepted, TokenCheck } from './tokens.ts';
 
 describe('ingest tokens', () => {
   const tokens = parseTokens('# producers\n  alpha-token  \n\nbeta-token\r\n');
@@ -23,12 +23,23 @@ describe('ingest tokens', () => {
   });
 });
 
-describe('tokenCache', () => {
-  it('parses a text once and again when it changes', () => {
-    const tokens = tokenCache();
-    const first = tokens('a\nb');
-    assert.equal(tokens('a\nb'), first);
-    assert.equal(tokens('c').length, 1);
-    assert.equal(tokenAccepted('c', tokens('c')), true);
+describe('TokenCheck', () => {
+  it('accepts the listed tokens, refuses others, and forgets accepted ones when the list changes', () => {
+    const check = new TokenCheck();
+    assert.equal(check.accepts('b', 'a\nb'), true);
+    assert.equal(check.accepts('b', 'a\nb'), true, 'remembered');
+    assert.equal(check.accepts('c', 'a\nb'), false);
+    assert.equal(check.accepts('c', 'a\nb'), false, 'a refused token is never remembered');
+    // The Secret was rotated: a token accepted before is not accepted any more.
+    assert.equal(check.accepts('b', 'c'), false);
+    assert.equal(check.accepts('c', 'c'), true);
+  });
+
+  it('keeps working past the number of tokens it remembers', () => {
+    const list = Array.from({ length: 100 }, (_, i) => `token-${i}`).join('\n');
+    const check = new TokenCheck();
+    for (let round = 0; round < 2; round++)
+      for (let i = 0; i < 100; i++) assert.equal(check.accepts(`token-${i}`, list), true);
+    assert.equal(check.accepts('token-100', list), false);
   });
 });

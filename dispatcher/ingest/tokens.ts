@@ -23,11 +23,31 @@ export function tokenAccepted(presented: string, accepted: readonly Buffer[]): b
   return ok;
 }
 
-/** Parses a Secret's token list once per distinct text, not once per request. */
-export function tokenCache(): (text: string) => Buffer[] {
-  let last: { text: string; tokens: Buffer[] } | undefined;
-  return (text) => {
-    if (last?.text !== text) last = { text, tokens: parseTokens(text) };
-    return last.tokens;
-  };
+/** Accepted tokens remembered at most (a producer usually has one). */
+const REMEMBERED = 64;
+
+/**
+ * Checks presented tokens against a Secret's list, parsed once per distinct text. A token
+ * accepted once is remembered, so that a producer's next request skips the digest (a
+ * tenth of ingest's CPU at 8,000 posts/s). Only accepted tokens are remembered: a lookup
+ * tells a caller nothing a 202 would not, and a refused token is always digested and
+ * compared in constant time.
+ */
+export class TokenCheck {
+  #text: string | undefined;
+  #tokens: Buffer[] = [];
+  readonly #accepted = new Set<string>();
+
+  accepts(presented: string, text: string): boolean {
+    if (text !== this.#text) {
+      this.#text = text;
+      this.#tokens = parseTokens(text);
+      this.#accepted.clear();
+    }
+    if (this.#accepted.has(presented)) return true;
+    if (!tokenAccepted(presented, this.#tokens)) return false;
+    if (this.#accepted.size >= REMEMBERED) this.#accepted.clear();
+    this.#accepted.add(presented);
+    return true;
+  }
 }

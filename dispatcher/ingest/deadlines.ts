@@ -1,0 +1,70 @@
+// One timer for the publish timeouts of all requests in flight instead of one each: every
+// request waits the same time, so deadlines come due in the order they were set, and a
+// sweep every SWEEP_MS drops the settled ones from the front and fails the overdue ones.
+// A timeout fires up to SWEEP_MS late.
+const SWEEP_MS = 100;
+
+interface Entry {
+  at: number;
+  expire: () => void;
+  settled: boolean;
+}
+
+export class Deadlines {
+  readonly #ms: number;
+  readonly #now: () => number;
+  #pending: Entry[] = [];
+  #head = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ms: number, now: () => number = () => performance.now()) {
+    this.#ms = ms;
+    this.#now = now;
+  }
+
+  /** Settles as `promise` does, or rejects with `expired()` once the deadline passed first. */
+  race<T>(promise: Promise<T>, expired: () => Error): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Entry = { at: this.#now() + this.#ms, expire: () => reject(expired()), settled: false };
+      this.#pending.push(entry);
+      this.#timer ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
+      promise.then(
+        (value) => {
+          entry.settled = true;
+          resolve(value);
+        },
+        (error: unknown) => {
+          entry.settled = true;
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+
+  /** Requests waiting (settled ones not yet swept included). */
+  get size(): number {
+    return this.#pending.length - this.#head;
+  }
+
+  #sweep(): void {
+    const now = this.#now();
+    while (this.#head < this.#pending.length) {
+      const entry = this.#pending[this.#head]!;
+      if (!entry.settled && entry.at > now) break;
+      this.#head++;
+      if (!entry.settled) {
+        entry.settled = true;
+        entry.expire();
+      }
+    }
+    if (this.#head === this.#pending.length) {
+      this.#pending = [];
+      this.#head = 0;
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}
