@@ -83,7 +83,8 @@ async function ensureGenerated(
           stringData: { [key]: generateSecret(scheme, keySize) },
         },
       );
-      await ctx.recorder.normal(
+      // Told without waiting: the recorder reports its own failures, and the reconcile goes on.
+      void ctx.recorder.normal(
         raw,
         'GeneratedSecret',
         `Generated ${scheme} signing secret in Secret ${name}`,
