@@ -104,3 +104,40 @@ describe('ControllerRunner', () => {
     await runner.stop();
   });
 });
+
+describe('ControllerRunner, a deleted object', () => {
+  it('does not clean up again after the patch that released its finalizer answered the same version', async () => {
+    const seen: Obj[] = [];
+    const deleting: Obj = {
+      ...version('9'),
+      metadata: { ...version('9').metadata, deletionTimestamp: '2026-12-04T00:00:00Z', finalizers: ['f'] },
+    };
+    const { informer } = fakeInformer(deleting);
+    const runner = new ControllerRunner<Obj>({
+      controller: {
+        kind: 'Webhook',
+        reconcile(object: Obj, rc: ReconcileContext) {
+          seen.push(object);
+          const finalizers = object.metadata.finalizers as string[] | undefined;
+          // The API server answers the release with the version it started from (it deleted the object).
+          if (finalizers?.length) rc.wrote({ ...object, metadata: { ...object.metadata, finalizers: [] } });
+          return Promise.resolve(awaitChange());
+        },
+        errorPolicy: () => awaitChange(),
+      },
+      informer,
+      logger: pino({ level: 'silent' }),
+    });
+    await runner.start();
+    await settle();
+    // The Secret its cleanup deleted brings a reconcile before the watch tells of the deletion.
+    runner.enqueue('a/orders');
+    await settle();
+    assert.deepEqual(
+      seen.map((o) => (o.metadata.finalizers as string[]).length),
+      [1, 0],
+      'the second reconcile saw the finalizer released',
+    );
+    await runner.stop();
+  });
+});

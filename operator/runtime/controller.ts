@@ -57,6 +57,12 @@ export interface RunnerOptions<T extends KubeObject> {
 interface OwnWrites<T> {
   versions: Set<string>;
   object: T;
+  /**
+   * The write answered the version it started from: the API server does that for the patch
+   * that releases a deleted object's last finalizer, which deletes it. The informer's copy
+   * at that version still has the finalizer until the deletion arrives.
+   */
+  final: boolean;
 }
 
 export class ControllerRunner<T extends KubeObject> {
@@ -111,8 +117,8 @@ export class ControllerRunner<T extends KubeObject> {
     if (
       cached &&
       version !== undefined &&
-      version !== own.object.metadata.resourceVersion &&
-      own.versions.has(version)
+      own.versions.has(version) &&
+      (version !== own.object.metadata.resourceVersion || own.final)
     )
       return own.object;
     this.#written.delete(key); // caught up, gone, or changed by someone else since
@@ -126,7 +132,9 @@ export class ControllerRunner<T extends KubeObject> {
     const own = this.#written.get(key) ?? {
       versions: new Set([from.metadata.resourceVersion ?? '']),
       object: from,
+      final: false,
     };
+    own.final = version === from.metadata.resourceVersion;
     own.versions.add(version);
     own.object = { ...from, ...written, apiVersion: from.apiVersion, kind: from.kind };
     this.#written.set(key, own);
