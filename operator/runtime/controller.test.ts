@@ -47,6 +47,35 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Starts a runner over an informer holding `initial`, reconciles it, enqueues it once more
+ * (as a Secret event would) and answers every object the two reconciles were given.
+ */
+async function reconcileTwice(initial: Obj, write: (object: Obj) => KubeObject | undefined): Promise<Obj[]> {
+  const seen: Obj[] = [];
+  const { informer } = fakeInformer(initial);
+  const runner = new ControllerRunner<Obj>({
+    controller: {
+      kind: 'Webhook',
+      reconcile(object: Obj, rc: ReconcileContext) {
+        seen.push(object);
+        const written = write(object);
+        if (written) rc.wrote(written);
+        return Promise.resolve(awaitChange());
+      },
+      errorPolicy: () => awaitChange(),
+    },
+    informer,
+    logger: pino({ level: 'silent' }),
+  });
+  await runner.start();
+  await settle();
+  runner.enqueue('a/orders');
+  await settle();
+  await runner.stop();
+  return seen;
+}
+
 describe('ControllerRunner', () => {
   it('starts a reconcile from its own last write while the informer still has the older version', async () => {
     const seen: Obj[] = [];
@@ -78,66 +107,31 @@ describe('ControllerRunner', () => {
   });
 
   it('ignores a write answered for another object of the same name (deleted and created again)', async () => {
-    const seen: Obj[] = [];
-    const { informer } = fakeInformer(version('1'));
-    const runner = new ControllerRunner<Obj>({
-      controller: {
-        kind: 'Webhook',
-        reconcile(object: Obj, rc: ReconcileContext) {
-          seen.push(object);
-          rc.wrote(version('5', 1, 'another-uid'));
-          return Promise.resolve(awaitChange());
-        },
-        errorPolicy: () => awaitChange(),
-      },
-      informer,
-      logger: pino({ level: 'silent' }),
-    });
-    await runner.start();
-    await settle();
-    runner.enqueue('a/orders');
-    await settle();
+    const seen = await reconcileTwice(version('1'), () => version('5', 1, 'another-uid'));
     assert.deepEqual(
       seen.map((o) => o.metadata.resourceVersion),
       ['1', '1'],
     );
-    await runner.stop();
   });
 });
 
 describe('ControllerRunner, a deleted object', () => {
   it('does not clean up again after the patch that released its finalizer answered the same version', async () => {
-    const seen: Obj[] = [];
     const deleting: Obj = {
       ...version('9'),
       metadata: { ...version('9').metadata, deletionTimestamp: '2026-12-04T00:00:00Z', finalizers: ['f'] },
     };
-    const { informer } = fakeInformer(deleting);
-    const runner = new ControllerRunner<Obj>({
-      controller: {
-        kind: 'Webhook',
-        reconcile(object: Obj, rc: ReconcileContext) {
-          seen.push(object);
-          const finalizers = object.metadata.finalizers as string[] | undefined;
-          // The API server answers the release with the version it started from (it deleted the object).
-          if (finalizers?.length) rc.wrote({ ...object, metadata: { ...object.metadata, finalizers: [] } });
-          return Promise.resolve(awaitChange());
-        },
-        errorPolicy: () => awaitChange(),
-      },
-      informer,
-      logger: pino({ level: 'silent' }),
-    });
-    await runner.start();
-    await settle();
-    // The Secret its cleanup deleted brings a reconcile before the watch tells of the deletion.
-    runner.enqueue('a/orders');
-    await settle();
+    // The API server answers the release with the version it started from (it deleted the
+    // object); the Secret its cleanup deleted brings a reconcile before the deletion arrives.
+    const seen = await reconcileTwice(deleting, (object) =>
+      (object.metadata.finalizers as string[]).length
+        ? { ...object, metadata: { ...object.metadata, finalizers: [] } }
+        : undefined,
+    );
     assert.deepEqual(
       seen.map((o) => (o.metadata.finalizers as string[]).length),
       [1, 0],
       'the second reconcile saw the finalizer released',
     );
-    await runner.stop();
   });
 });
