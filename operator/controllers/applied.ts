@@ -9,6 +9,8 @@ export class AppliedManifests {
   readonly #last = new Map<string, { hash: string; at: number }>();
   readonly #maxAgeMs: number;
   readonly #now: () => Date;
+  /** Each manifest's hash, computed once for `changed` and `applied` (a Role can name thousands of Secrets). */
+  readonly #hashes = new WeakMap<Manifest, string>();
 
   constructor(maxAgeMs: number, now: () => Date) {
     this.#maxAgeMs = maxAgeMs;
@@ -18,15 +20,21 @@ export class AppliedManifests {
   /** Whether `manifest` differs from what was last applied for `owner` (or that is too old). */
   changed(owner: string, manifest: Manifest): boolean {
     const last = this.#last.get(this.#key(owner, manifest));
-    return !last || last.hash !== hashOf(manifest) || this.#now().getTime() - last.at >= this.#maxAgeMs;
+    return !last || last.hash !== this.#hash(manifest) || this.#now().getTime() - last.at >= this.#maxAgeMs;
   }
 
   applied(owner: string, manifest: Manifest): void {
-    this.#last.set(this.#key(owner, manifest), { hash: hashOf(manifest), at: this.#now().getTime() });
+    this.#last.set(this.#key(owner, manifest), { hash: this.#hash(manifest), at: this.#now().getTime() });
   }
 
   forget(owner: string): void {
     for (const key of [...this.#last.keys()]) if (key.startsWith(`${owner}/`)) this.#last.delete(key);
+  }
+
+  #hash(manifest: Manifest): string {
+    let hash = this.#hashes.get(manifest);
+    if (hash === undefined) this.#hashes.set(manifest, (hash = hashOf(manifest)));
+    return hash;
   }
 
   #key(owner: string, manifest: Manifest): string {
