@@ -221,7 +221,6 @@ export class HttpIngest {
         id,
         type: result.type,
         body,
-        contentType: single(req.headers['content-type']),
         trace: span.context,
       });
       return span.until(published).then(() => accepted);
