@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { answer, startReceiver, type Receiver } from '../../test/fixtures/receiver.ts';
 import { addressPolicy } from './address-policy.ts';
@@ -65,6 +67,56 @@ describe('HttpClient against a local receiver', () => {
     receiver.respondWith(answer.status(500, 'x'.repeat(1_000_000)));
     const result = await send();
     assert.equal(result.kind === 'response' && result.body.length, 4096);
+  });
+
+  it("drops a success's body, and keeps it when asked", async () => {
+    receiver.respondWith(answer.status(200, 'ok, thanks'));
+    const dropped = await send();
+    assert.deepEqual(dropped.kind === 'response' && [dropped.status, dropped.body], [200, '']);
+    receiver.respondWith(answer.status(200, 'ok, thanks'));
+    const kept = await client.send({
+      url: new URL(`${receiver.url}/hook`),
+      headers: {},
+      body: Buffer.from('{}'),
+      requestTimeoutMs: 2000,
+      keepBody: true,
+    });
+    assert.equal(kept.kind === 'response' && kept.body, 'ok, thanks');
+  });
+
+  it("stops reading a success's endless body and closes that connection", async () => {
+    let closed = false;
+    const endless = http.createServer((_req, res) => {
+      res.writeHead(200);
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const more = () => {
+        if (!res.destroyed && res.write(chunk)) setImmediate(more);
+        else if (!res.destroyed) res.once('drain', more);
+      };
+      res.socket?.once('close', () => (closed = true));
+      more();
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = await client.send({
+        url: new URL(`http://127.0.0.1:${(endless.address() as AddressInfo).port}/`),
+        headers: {},
+        body: Buffer.from('{}'),
+        requestTimeoutMs: 60_000,
+      });
+      assert.deepEqual(result.kind === 'response' && [result.status, result.body], [200, '']);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.ok(closed, 'the connection of the endless answer is closed');
+    } finally {
+      endless.closeAllConnections();
+      endless.close();
+    }
+  });
+
+  it('sends the query string of the URL', async () => {
+    receiver.respondWith(answer.status(204));
+    await send('/hook?tenant=a&x=1');
+    assert.equal(receiver.requests.at(-1)!.path, '/hook?tenant=a&x=1');
   });
 });
 

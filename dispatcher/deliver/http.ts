@@ -1,11 +1,12 @@
 // Delivery over HTTP on undici: pooled keep-alive connections per origin, a connect and a
 // request timeout, no redirects (undici's `request` follows none unless a redirect
-// interceptor is composed, and none is), response bodies read only up to a small cap, and
+// interceptor is composed, and none is; the request goes through the agent's handler
+// interface), response bodies read only up to a small cap, and
 // the address policy applied to the addresses DNS returns — the connection is made to the
 // address that was checked, never resolved again.
 import dns from 'node:dns';
 import net from 'node:net';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { AddressPolicy } from './address-policy.ts';
 
 export interface HttpRequest {
@@ -80,16 +81,70 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    chunks.push(buffer);
-    size += buffer.length;
-    if (size >= MAX_RESPONSE_BYTES) break; // leaving the loop destroys the rest of the body
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8');
+/** A success's body is read and dropped up to this much; the connection is closed beyond it. */
+const MAX_DROPPED_BYTES = 128 * 1024;
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/**
+ * One POST through the agent's own handler interface, which is leaner than `request`: no
+ * response stream, no promise per chunk. A failure's body (a success's too with `keepBody`)
+ * is kept up to 4 KiB; past what is kept or dropped, the request is aborted, which closes
+ * the connection rather than reading a receiver's endless answer.
+ */
+function post(agent: Agent, req: HttpRequest): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let headers: Answer['headers'] = {};
+    let keep = false;
+    let chunks: Buffer[] | undefined;
+    let size = 0;
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      const body = chunks ? Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString('utf8') : '';
+      resolve({ status, headers, body });
+    };
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart: () => undefined,
+      onResponseStart(_controller, statusCode, responseHeaders) {
+        status = statusCode;
+        headers = responseHeaders;
+        keep = statusCode >= 300 || req.keepBody === true;
+      },
+      onResponseData(controller, chunk) {
+        size += chunk.length;
+        if (keep) (chunks ??= []).push(chunk);
+        if (size >= (keep ? MAX_RESPONSE_BYTES : MAX_DROPPED_BYTES)) {
+          finish();
+          controller.abort(new Error('response body read as far as it is kept'));
+        }
+      },
+      onResponseEnd: finish,
+      onResponseError(_controller, error) {
+        if (settled) return;
+        settled = true;
+        reject(error);
+      },
+    };
+    agent.dispatch(
+      {
+        origin: req.url.origin,
+        path: req.url.pathname + req.url.search,
+        method: 'POST',
+        headers: req.headers,
+        body: req.body,
+        headersTimeout: req.requestTimeoutMs,
+        bodyTimeout: req.requestTimeoutMs,
+      },
+      handler,
+    );
+  });
 }
 
 function describeError(error: unknown): {
@@ -148,25 +203,13 @@ export class HttpClient {
     const refusal = this.#literalRefusal(req.url.hostname);
     if (refusal) return { kind: 'error', error: 'refused-address', message: refusal, durationMs: 0 };
     try {
-      const response = await request(req.url, {
-        method: 'POST',
-        dispatcher: this.#agent,
-        headers: req.headers,
-        body: req.body,
-        headersTimeout: req.requestTimeoutMs,
-        bodyTimeout: req.requestTimeoutMs,
-      });
-      // A delivered event needs no body; a failure's first 4 KiB say why.
-      const body =
-        response.statusCode < 300 && !req.keepBody
-          ? (await response.body.dump().catch(() => undefined), '')
-          : await readCapped(response.body).catch(() => '');
+      const answer = await post(this.#agent, req);
       return {
         kind: 'response',
-        status: response.statusCode,
-        retryAfterMs: parseRetryAfter(response.headers['retry-after']),
-        body,
-        headers: keptHeaders(response.headers),
+        status: answer.status,
+        retryAfterMs: parseRetryAfter(answer.headers['retry-after']),
+        body: answer.body,
+        headers: keptHeaders(answer.headers),
         durationMs: elapsed(),
       };
     } catch (error) {
