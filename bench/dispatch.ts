@@ -31,7 +31,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '16' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     'queue-type': { type: 'string', default: 'quorum' },
     hooks: { type: 'string', default: '1,100,1000' },
   },
@@ -233,8 +233,11 @@ const scenarios: [string, string, number][] = COUNTS.flatMap((hooks): [string, s
   [hooklineName(hooks), hooklineExchange, hooks],
 ]);
 for (let round = 1; round <= ROUNDS; round++) {
-  for (const [name, exchange, hooks] of scenarios)
-    (samples[name] ??= []).push(await measure(exchange, hooks));
+  // Within each count, the pipeline measured first changes every round.
+  for (let i = 0; i < scenarios.length; i += 2) {
+    const pair = round % 2 === 1 ? [scenarios[i]!, scenarios[i + 1]!] : [scenarios[i + 1]!, scenarios[i]!];
+    for (const [name, exchange, hooks] of pair) (samples[name] ??= []).push(await measure(exchange, hooks));
+  }
 }
 await dispatcher.stop();
 await baseline.stop();

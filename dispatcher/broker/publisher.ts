@@ -58,14 +58,46 @@ export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): Con
     return publisher;
   }
 
-  async function publishConfirmed(
+  /** The error a refused publish fails with: Unroutable when its exchange does not exist. */
+  function refusal(error: unknown, target: string): Error {
+    const failure =
+      error instanceof Error ? error : new Error('the broker did not confirm the message', { cause: error });
+    if (publisherError?.code === 404)
+      return new Unroutable(`${target} does not exist: ${publisherError.message}`, { cause: failure });
+    return failure;
+  }
+
+  /** On the open channel, one promise per message; settled by the broker's confirm. */
+  function sendConfirmed(
+    channel: amqp.ConfirmChannel,
+    send: Send,
+    options: amqp.Options.Publish,
+    target: string,
+    mark: string | undefined,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      try {
+        send(channel, options, (error) => {
+          // RabbitMQ sends a mandatory message's basic.return before its confirm.
+          const wasReturned = mark !== undefined && returned.delete(mark);
+          if (error) reject(refusal(error, target));
+          else if (wasReturned) reject(new Unroutable(`the broker could not route the message to ${target}`));
+          else resolve();
+        });
+      } catch (error) {
+        // amqplib throws at once on a channel that closed meanwhile.
+        if (mark !== undefined) returned.delete(mark);
+        reject(refusal(error, target));
+      }
+    });
+  }
+
+  function publishConfirmed(
     send: Send,
     properties: MessageProperties,
     options: PublishOptions,
     target: string,
   ): Promise<void> {
-    // The open channel at once; only a missing one is waited for.
-    const channel = publisher ?? (await confirmChannel());
     const mark = options.mandatory ? `${process.pid}.${++marks}` : undefined;
     const publishOptions: amqp.Options.Publish = mark
       ? {
@@ -75,26 +107,9 @@ export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): Con
           headers: { ...properties.headers, [PUBLISH_MARK]: mark },
         }
       : { persistent: true, ...properties };
-    let failure: Error | undefined;
-    try {
-      await new Promise<void>((resolve, reject) =>
-        send(channel, publishOptions, (error) =>
-          error
-            ? reject(error instanceof Error ? error : new Error('the broker did not confirm the message'))
-            : resolve(),
-        ),
-      );
-    } catch (error) {
-      failure = error instanceof Error ? error : new Error(String(error));
-    }
-    // RabbitMQ sends a mandatory message's basic.return before its confirm.
-    const wasReturned = mark !== undefined && returned.delete(mark);
-    if (failure !== undefined) {
-      if (publisherError?.code === 404)
-        throw new Unroutable(`${target} does not exist: ${publisherError.message}`, { cause: failure });
-      throw failure;
-    }
-    if (wasReturned) throw new Unroutable(`the broker could not route the message to ${target}`);
+    // The open channel at once; only a missing one is waited for.
+    if (publisher) return sendConfirmed(publisher, send, publishOptions, target, mark);
+    return confirmChannel().then((channel) => sendConfirmed(channel, send, publishOptions, target, mark));
   }
 
   return {
