@@ -146,6 +146,61 @@ describe('HttpClient address policy', () => {
   });
 });
 
+describe('HttpClient and DNS rebinding', () => {
+  it('connects only to an address it checked, whatever the name resolves to next', async () => {
+    // Two receivers on one port: the allowed 127.0.0.1 and the refused 127.0.0.2. Each
+    // answer closes its connection, so that every request resolves the name again.
+    const hits = { allowed: 0, internal: 0 };
+    const serve = (which: keyof typeof hits) =>
+      http.createServer((req, res) => {
+        hits[which]++;
+        req.resume();
+        res.writeHead(200, { connection: 'close' }).end();
+      });
+    const allowed = serve('allowed');
+    const internal = serve('internal');
+    await new Promise<void>((resolve) => allowed.listen(0, '127.0.0.1', resolve));
+    const port = (allowed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => internal.listen(port, '127.0.0.2', resolve));
+    const answers = [['127.0.0.1'], ['127.0.0.2'], ['127.0.0.2', '127.0.0.1']];
+    const asked: string[] = [];
+    const client = new HttpClient({
+      policy: addressPolicy(['127.0.0.1/32']),
+      connectTimeoutMs: 1000,
+      resolve: (hostname, _options, callback) => {
+        asked.push(hostname);
+        const addresses = answers.shift() ?? [];
+        callback(
+          null,
+          addresses.map((address) => ({ address, family: 4 })),
+        );
+      },
+    });
+    const post = () =>
+      client.send({
+        url: new URL(`http://rebind.test:${port}/`),
+        headers: {},
+        body: Buffer.from('{}'),
+        requestTimeoutMs: 2000,
+      });
+    try {
+      const first = await post();
+      assert.equal(first.kind === 'response' && first.status, 200);
+      const rebound = await post();
+      assert.equal(rebound.kind === 'error' && rebound.error, 'refused-address', JSON.stringify(rebound));
+      assert.match(rebound.kind === 'error' ? rebound.message : '', /rebind\.test resolves to 127\.0\.0\.2/);
+      const mixed = await post();
+      assert.equal(mixed.kind === 'response' && mixed.status, 200);
+      assert.deepEqual(asked, ['rebind.test', 'rebind.test', 'rebind.test']);
+      assert.deepEqual(hits, { allowed: 2, internal: 0 });
+    } finally {
+      await client.close();
+      allowed.close();
+      internal.close();
+    }
+  });
+});
+
 describe('parseRetryAfter', () => {
   const now = Date.parse('2026-11-23T12:00:00Z');
   const cases: [string | undefined, number | undefined][] = [

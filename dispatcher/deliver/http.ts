@@ -56,9 +56,28 @@ class AddressRefused extends Error {
   readonly code = 'EHOOKLINEREFUSED';
 }
 
-function guardedLookup(policy: AddressPolicy): net.LookupFunction {
+/** Every address of a name, as dns.lookup with `all` answers. */
+export type Resolve = (
+  hostname: string,
+  options: { family?: number | string; hints?: number },
+  callback: (error: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void,
+) => void;
+
+const systemResolve: Resolve = (hostname, options, callback) =>
+  dns.lookup(
+    hostname,
+    { all: true, family: options.family as number | undefined, hints: options.hints },
+    callback,
+  );
+
+/**
+ * The lookup of every new connection: the name resolved again, its addresses checked, and
+ * the connection made to a checked one; a name that now resolves only to refused addresses
+ * (DNS rebinding) gets no connection.
+ */
+function guardedLookup(policy: AddressPolicy, resolve: Resolve): net.LookupFunction {
   return (hostname, options, callback) => {
-    dns.lookup(hostname, { all: true, family: options.family, hints: options.hints }, (error, addresses) => {
+    resolve(hostname, { family: options.family, hints: options.hints }, (error, addresses) => {
       if (error) return callback(error, '', 0);
       const permitted = addresses.filter((a) => policy.refusal(a.address) === undefined);
       if (permitted.length === 0) {
@@ -176,6 +195,8 @@ function describeError(error: unknown): {
 export interface HttpClientOptions {
   policy: AddressPolicy;
   connectTimeoutMs: number;
+  /** How names are resolved; the system resolver (getaddrinfo, /etc/hosts included) by default. */
+  resolve?: Resolve;
 }
 
 /**
@@ -191,7 +212,10 @@ export class HttpClient {
   constructor(options: HttpClientOptions) {
     this.#policy = options.policy;
     this.#agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs, lookup: guardedLookup(options.policy) },
+      connect: {
+        timeout: options.connectTimeoutMs,
+        lookup: guardedLookup(options.policy, options.resolve ?? systemResolve),
+      },
       keepAliveTimeout: 30_000,
       connections: 64,
     });
