@@ -39,6 +39,13 @@ describe('runtime validation refuses what the API server refuses, naming the fie
 });
 
 describe('runtime validation accepts valid objects and fills the defaults', () => {
+  it('a Webhook url with @ only after its host', () => {
+    for (const url of ['https://hooks.example.com/users/a@b', 'https://hooks.example.com/in?by=@ops#x@y']) {
+      const result = validate(Webhook, withNamespace(aWebhook({ url })));
+      assert.ok(result.ok, `${url}: ${result.ok ? '' : result.message}`);
+    }
+  });
+
   it('a minimal Webhook', () => {
     const result = validate(Webhook, withNamespace(aWebhook()));
     assert.ok(result.ok);

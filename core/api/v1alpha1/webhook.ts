@@ -243,6 +243,8 @@ const MatchValue = z
     'x-kubernetes-preserve-unknown-fields': true,
   });
 
+const URL_WITH_CREDENTIALS = /^https?:\/\/[^/?#]*@/;
+
 const headerRule = (name: string) => !(RESERVED_HEADERS as readonly string[]).includes(name.toLowerCase());
 
 export const WebhookSpec = withRules(
@@ -328,6 +330,14 @@ export const WebhookSpec = withRules(
     })
     .describe('The desired state of the Webhook.'),
   [
+    {
+      // Credentials in the URL would be shown by kubectl, logged and kept in status.
+      rule: "!self.url.matches('^https?://[^/?#]*@')",
+      message:
+        'spec.url may not carry credentials (user:password@host): put them in spec.auth (basic or bearer) instead',
+      fieldPath: '.url',
+      check: (s) => !URL_WITH_CREDENTIALS.test(s.url),
+    },
     {
       rule: "!has(self.expectedStatus) || self.phase == 'Before'",
       message: 'spec.expectedStatus applies to phase: Before only',
