@@ -12,6 +12,7 @@ import { addressPolicy } from './deliver/address-policy.ts';
 import { dispatcherMetrics, ingestRequestCounters } from './metrics.ts';
 import { serveMetrics } from '../core/metrics.ts';
 import { SecretReader } from './secrets.ts';
+import { limitedServer } from './server.ts';
 import { loadDispatcherSettings } from './settings.ts';
 import { StatusWriter } from './status/writer.ts';
 import { Supervisor } from './supervisor.ts';
@@ -130,16 +131,33 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
   });
 
   let stopping = false;
-  const server = http.createServer((req, res) => {
+  let overCapacitySince = 0;
+  let overCapacity = 0;
+  const server = limitedServer(settings, serveRequest, () => {
+    // Reported at most once a minute, with how many were refused since.
+    overCapacity++;
+    if (Date.now() - overCapacitySince < 60_000) return;
+    logger.warn(
+      { refused: overCapacity, maxConnections: settings.maxConnections },
+      'Refused connections over the connection limit (503)',
+    );
+    overCapacitySince = Date.now();
+    overCapacity = 0;
+  });
+  function serveRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (ingest.handle(req, res)) return;
-    if (req.url === '/healthz') return res.writeHead(200).end('ok');
+    if (req.url === '/healthz') {
+      res.writeHead(200).end('ok');
+      return;
+    }
     if (req.url === '/readyz') {
       const ready = !stopping && session.connected && supervisor.synced && supervisor.resolved && kafka.ready;
-      return res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'not ready');
+      res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'not ready');
+      return;
     }
     if (req.url === '/metrics') return serveMetrics(metrics.registry, res);
     res.writeHead(404).end();
-  });
+  }
   await new Promise<void>((resolve) => server.listen(settings.port, resolve));
   const address = server.address();
   logger.info(

@@ -1,6 +1,7 @@
 // Dispatcher settings, from flags, then the environment the operator's Deployment sets.
 import { z } from 'zod';
 import { booleanText, commaList, loadSettings, logLevel } from '../core/flags.ts';
+import { DEFAULT_SERVER_LIMITS } from './server.ts';
 
 export const DispatcherSettings = z.object({
   namespace: z.string().min(1),
@@ -15,6 +16,10 @@ export const DispatcherSettings = z.object({
   sampleIntervalMs: z.coerce.number().int().min(100).default(15_000),
   /** The library a kafka source is consumed with (dispatcher/ingest/kafka-clients.ts). */
   kafkaClient: z.enum(['platformatic', 'kafkajs']).default('platformatic'),
+  /** The HTTP server's limits (dispatcher/server.ts): headers and whole request in time, connections at once. */
+  headersTimeoutMs: z.coerce.number().int().min(100).default(DEFAULT_SERVER_LIMITS.headersTimeoutMs),
+  requestTimeoutMs: z.coerce.number().int().min(100).default(DEFAULT_SERVER_LIMITS.requestTimeoutMs),
+  maxConnections: z.coerce.number().int().min(1).default(DEFAULT_SERVER_LIMITS.maxConnections),
   kubeconfig: z.string().optional(),
   logLevel,
 });
@@ -31,6 +36,9 @@ const sources = {
   'status-writes-per-interval': 'HOOKLINE_STATUS_WRITES_PER_INTERVAL',
   'sample-interval-ms': 'HOOKLINE_SAMPLE_INTERVAL_MS',
   'kafka-client': 'HOOKLINE_KAFKA_CLIENT',
+  'headers-timeout-ms': 'HOOKLINE_HEADERS_TIMEOUT_MS',
+  'request-timeout-ms': 'HOOKLINE_REQUEST_TIMEOUT_MS',
+  'max-connections': 'HOOKLINE_MAX_CONNECTIONS',
   kubeconfig: 'KUBECONFIG',
   'log-level': 'HOOKLINE_LOG_LEVEL',
 } as const;
