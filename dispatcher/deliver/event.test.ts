@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Delivery } from '../broker/session.ts';
-import { compileMatch, eventMeta, HEADER, pointer, topicMatches } from './event.ts';
+import { compileMatch, eventMeta, HEADER, jsonTooDeep, parseEvent, pointer, topicMatches } from './event.ts';
 
 const delivery = (
   body: string,
@@ -105,4 +105,32 @@ describe('topicMatches (RabbitMQ topic semantics)', () => {
   ];
   for (const [pattern, key, expected] of cases)
     it(`${pattern} vs ${key} → ${expected}`, () => assert.equal(topicMatches(pattern, key), expected));
+});
+
+describe('parseEvent and jsonTooDeep', () => {
+  const nested = (depth: number, open = '[', close = ']') =>
+    Buffer.from(open.repeat(depth) + close.repeat(depth));
+
+  it('refuses JSON nested deeper than the limit, which JSON.stringify could not write back', () => {
+    const deep = nested(200_000);
+    const result = parseEvent(deep, 10_000_000);
+    assert.ok('unusable' in result && /nests deeper than 128 levels/.test(result.unusable));
+  });
+
+  it('takes JSON nested up to the limit, and brackets inside strings do not count', () => {
+    assert.ok('json' in parseEvent(nested(128), 1_000_000));
+    const objects = (depth: number) => Buffer.from('{"a":'.repeat(depth) + '1' + '}'.repeat(depth));
+    assert.ok('json' in parseEvent(objects(128), 1_000_000));
+    assert.ok('unusable' in parseEvent(objects(129), 1_000_000));
+    const quoted = Buffer.from(JSON.stringify({ text: '['.repeat(1000), escaped: '\\"[[[[' }));
+    assert.equal(jsonTooDeep(quoted), false);
+    assert.ok('json' in parseEvent(quoted, 1_000_000));
+  });
+
+  it('counts objects and arrays alike, and many shallow ones are fine', () => {
+    const shallow = Buffer.from(JSON.stringify(Array.from({ length: 5000 }, (_, i) => ({ i, tags: [i] }))));
+    assert.equal(jsonTooDeep(shallow), false);
+    const mixed = Buffer.from('{"a":'.repeat(64) + '['.repeat(65) + ']'.repeat(65) + '}'.repeat(64));
+    assert.equal(jsonTooDeep(mixed), true);
+  });
 });

@@ -60,10 +60,47 @@ export function eventMeta(delivery: Delivery, now: number): EventMeta {
   return meta;
 }
 
+/** Objects and arrays nested deeper than this are refused: JSON.stringify (a CloudEvents envelope) would overflow the stack on them. */
+export const MAX_JSON_DEPTH = 128;
+
+export const TOO_DEEP = `event nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`;
+
+const OPEN_OBJECT = 0x7b;
+const OPEN_ARRAY = 0x5b;
+
+/**
+ * Whether a JSON text nests objects and arrays deeper than `max`. Most events have fewer
+ * opening brackets than that in all, which two native scans show; only the others are read
+ * byte by byte (brackets inside strings not counted).
+ */
+export function jsonTooDeep(body: Buffer, max = MAX_JSON_DEPTH): boolean {
+  let openings = 0;
+  for (const bracket of [OPEN_OBJECT, OPEN_ARRAY]) {
+    for (let at = body.indexOf(bracket); at !== -1 && openings <= max; at = body.indexOf(bracket, at + 1))
+      openings++;
+  }
+  if (openings <= max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i];
+    if (inString) {
+      if (byte === 0x5c)
+        i++; // a backslash: the next byte is escaped
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) inString = true;
+    else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
+      if (++depth > max) return true;
+    } else if (byte === 0x7d || byte === 0x5d) depth--;
+  }
+  return false;
+}
+
 /** Why an event cannot be delivered at all, or its JSON. */
 export function parseEvent(body: Buffer, maxEventBytes: number): { json: unknown } | { unusable: string } {
   if (body.length > maxEventBytes)
     return { unusable: `event of ${body.length} bytes is larger than maxEventBytes (${maxEventBytes})` };
+  if (jsonTooDeep(body)) return { unusable: TOO_DEEP };
   try {
     return { json: JSON.parse(body.toString('utf8')) };
   } catch (error) {

@@ -113,6 +113,22 @@ describe('renderTemplate', () => {
     }));
 });
 
+describe('intake of deeply nested JSON', () => {
+  it('refuses an event nested deeper than 128 levels, naming why', () => {
+    const result = intake({
+      body: Buffer.from('{"type":"t","d":' + '['.repeat(100_000) + ']'.repeat(100_000) + '}'),
+      maxEventBytes: 1_000_000,
+      rule: undefined,
+      header: () => undefined,
+    });
+    assert.deepEqual(result, {
+      ok: false,
+      kind: 'not-json',
+      reason: 'event nests deeper than 128 levels of objects and arrays',
+    });
+  });
+});
+
 describe('idFromKey', () => {
   it('is stable for a key and differs across keys and scopes', () => {
     assert.equal(idFromKey('ns/s', 'k1'), idFromKey('ns/s', 'k1'));

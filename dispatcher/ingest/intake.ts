@@ -3,7 +3,7 @@
 // Pure.
 import crypto from 'node:crypto';
 import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
-import { compilePointer } from '../deliver/event.ts';
+import { compilePointer, jsonTooDeep, TOO_DEEP } from '../deliver/event.ts';
 
 export type TypeRule = NonNullable<EventSourceSpec['eventType']>;
 
@@ -83,6 +83,7 @@ export function intake(input: IntakeInput): Intake {
       kind: 'too-large',
       reason: `event of ${body.length} bytes is larger than maxEventBytes (${maxEventBytes})`,
     };
+  if (jsonTooDeep(body)) return { ok: false, kind: 'not-json', reason: TOO_DEEP };
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));

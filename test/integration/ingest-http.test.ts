@@ -141,7 +141,7 @@ describe('HTTP ingest and the Before gate (examples/api-manager)', () => {
     assert.equal(receivers.audit.requests.filter((r) => r.body.includes('unauthenticated-')).length, 0);
   });
 
-  it('answers 413 for a 2 MiB body, 415 for another content type, 400 for bad JSON or no type', async () => {
+  it('answers 413 for a 2 MiB body, 415 for another content type, 400 for bad or too deep JSON or no type', async () => {
     const large = await post('/v1/events', Buffer.alloc(2 * 1024 * 1024, 'a'));
     assert.equal(large.status, 413);
     assert.match(String(large.body.error), /larger than maxEventBytes \(1048576\)/);
@@ -151,6 +151,12 @@ describe('HTTP ingest and the Before gate (examples/api-manager)', () => {
     const notJson = await post('/v1/events', '{"objectType": "app", ');
     assert.equal(notJson.status, 400);
     assert.match(String(notJson.body.error), /not valid JSON/);
+    const deep = await post(
+      '/v1/events',
+      `{"objectType": "app", "action": "created", "d": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+    );
+    assert.equal(deep.status, 400);
+    assert.match(String(deep.body.error), /nests deeper than 128 levels/);
     const untyped = await post('/v1/events', JSON.stringify({ action: 'created' }));
     assert.equal(untyped.status, 400);
     assert.match(String(untyped.body.error), /\/objectType is missing/);
