@@ -62,6 +62,17 @@ describe('intake', () => {
       /not valid JSON/,
     ],
     [
+      'bytes that are not UTF-8 (which decoding would turn into U+FFFD)',
+      {
+        body: Buffer.from('{"type":"a","name":"caf\xe9"}', 'latin1'),
+        maxEventBytes: 1024,
+        rule: undefined,
+        header: noHeaders,
+      },
+      'not-json',
+      /^event is not valid UTF-8$/,
+    ],
+    [
       'no type field',
       { body: json({ id: 1 }), maxEventBytes: 1024, rule: undefined, header: noHeaders },
       'no-type',

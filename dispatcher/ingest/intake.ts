@@ -1,6 +1,7 @@
 // What both ingest paths (Kafka records, HTTP requests) make of an incoming body: a JSON
 // event with a type (the routing key) and a stable id, or the reason it cannot be one.
 // Pure.
+import { isUtf8 } from 'node:buffer';
 import crypto from 'node:crypto';
 import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
 import { compilePointer, jsonTooDeep, TOO_DEEP } from '../deliver/event.ts';
@@ -83,6 +84,9 @@ export function intake(input: IntakeInput): Intake {
       kind: 'too-large',
       reason: `event of ${body.length} bytes is larger than maxEventBytes (${maxEventBytes})`,
     };
+  // JSON is UTF-8 (RFC 8259): decoding other bytes would put U+FFFD where they were, and the
+  // event would be delivered with bytes its JSON did not say. About 70 ns for 600 bytes.
+  if (!isUtf8(body)) return { ok: false, kind: 'not-json', reason: 'event is not valid UTF-8' };
   if (jsonTooDeep(body)) return { ok: false, kind: 'not-json', reason: TOO_DEEP };
   let json: unknown;
   try {
