@@ -59,9 +59,69 @@ const CHALLENGE = { 'www-authenticate': 'Bearer realm="hookline"' };
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-function isJsonMediaType(contentType: string | undefined): boolean {
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+/** Why a Content-Type is not JSON in UTF-8 (RFC 8259 allows no other charset); undefined when it is. */
+function unsupportedMediaType(contentType: string | undefined): string | undefined {
+  const [type = '', ...parameters] = (contentType ?? '').split(';');
+  const essence = type.trim().toLowerCase();
+  if (essence !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(essence))
+    return `Content-Type must be application/json (or application/*+json), not "${contentType ?? ''}"`;
+  for (const parameter of parameters) {
+    const equals = parameter.indexOf('=');
+    if (equals < 0 || parameter.slice(0, equals).trim().toLowerCase() !== 'charset') continue;
+    const charset = parameter
+      .slice(equals + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8')
+      return `Content-Type: charset must be utf-8, not "${charset}"`;
+  }
+  return undefined;
+}
+
+/** Headers a request may carry once: of a repeat, Node would keep the first or join them with ", ". */
+const ONCE = ['Authorization', 'Content-Type', 'Content-Encoding', 'Idempotency-Key', 'Hookline-Event-Type'];
+const ONCE_LOWER = ONCE.map((name) => name.toLowerCase());
+/** Bit n is set when a name of ONCE has n characters: other names are passed over without lowering their case. */
+const ONCE_LENGTHS = ONCE.reduce((mask, name) => mask | (1 << name.length), 0);
+
+/** The first header of ONCE (or `extra`, the header that names the event type) sent twice. */
+function repeatedHeader(raw: readonly string[], extra: string | undefined): string | undefined {
+  let seen = 0;
+  let extraSeen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const sent = raw[i]!;
+    if ((sent.length > 31 || !((ONCE_LENGTHS >>> sent.length) & 1)) && sent.length !== extra?.length)
+      continue;
+    const name = sent.toLowerCase();
+    const index = ONCE_LOWER.indexOf(name);
+    if (index >= 0) {
+      if (seen & (1 << index)) return ONCE[index];
+      seen |= 1 << index;
+    } else if (name === extra) {
+      if (extraSeen) return sent;
+      extraSeen = true;
+    }
+  }
+  return undefined;
+}
+
+/** Why the request's framing or coding is refused before its body is read; undefined when it is not. */
+function refusedCoding(headers: http.IncomingHttpHeaders): Refused | undefined {
+  // Node's parser refuses a Transfer-Encoding that does not end in chunked; a coding before
+  // it (gzip, chunked) would reach the body undecoded.
+  const transfer = headers['transfer-encoding'];
+  if (transfer !== undefined && transfer.trim().toLowerCase() !== 'chunked')
+    return new Refused(
+      400,
+      `Transfer-Encoding "${transfer}" is not supported; send the body as is or chunked`,
+    );
+  const content = headers['content-encoding']?.trim();
+  if (content && content.toLowerCase() !== 'identity')
+    return new Refused(415, `Content-Encoding "${content}" is not supported; send the event uncompressed`);
+  const mediaType = unsupportedMediaType(headers['content-type']);
+  if (mediaType !== undefined) return new Refused(415, mediaType);
+  return undefined;
 }
 
 function single(value: string | string[] | undefined): string | undefined {
@@ -100,7 +160,13 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    // Node's parser refused the rest, the request timed out, or the producer went away: the
+    // answer, if one can still be given, is the server's (400 or 408), and nothing is published.
+    const cut = () => reject(new Refused(400, 'the request was cut off before its body ended'));
+    req.on('error', cut);
+    req.on('close', () => {
+      if (!req.complete) cut();
+    });
   });
 }
 
@@ -153,16 +219,15 @@ export class HttpIngest {
     const spec = this.#o.spec();
     if (!spec) throw new Refused(503, 'the dispatcher is starting; retry', { 'retry-after': '1' });
     if (!spec.http) throw new Refused(404, 'this EventSource is not an http source');
+    const repeated = repeatedHeader(req.rawHeaders, spec.eventType?.header?.toLowerCase());
+    if (repeated !== undefined) throw new Refused(400, `more than one ${repeated} header`);
     const token = bearerToken(single(req.headers.authorization));
     if (!token) throw new Refused(401, 'an Authorization: Bearer <token> header is required', CHALLENGE);
     const cached = this.#o.secrets.cachedEntry(spec.http.authSecretRef.name, spec.http.authSecretRef.key);
     // The tokens at hand (every request but the first): checked without a turn of the event loop.
     this.#checkToken(token, cached ?? (await this.#readTokens(spec.http.authSecretRef)));
-    if (!isJsonMediaType(single(req.headers['content-type'])))
-      throw new Refused(
-        415,
-        `Content-Type must be application/json (or application/*+json), not "${single(req.headers['content-type']) ?? ''}"`,
-      );
+    const coding = refusedCoding(req.headers);
+    if (coding) throw coding;
     const maxEventBytes = spec.dispatcher.maxEventBytes;
     const body = await readBody(req, maxEventBytes);
     const explicitType = single(req.headers['hookline-event-type']);
