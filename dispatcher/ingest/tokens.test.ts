@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import { bearerToken, parseTokens, tokenAccepted, TokenCheck } from './tokens.ts';
 
@@ -13,6 +14,20 @@ describe('ingest tokens', () => {
   it('refuses others, prefixes and comment lines', () => {
     for (const candidate of ['gamma', 'alpha', '# producers', ''])
       assert.equal(tokenAccepted(candidate, tokens), false, candidate);
+  });
+  it('compares in constant time: fixed-length digests, every listed token, no early exit', (t) => {
+    const compare = t.mock.method(crypto, 'timingSafeEqual');
+    const listed = parseTokens('first-token\nsecond-token\nthird-token');
+    for (const presented of ['first-token', 'third-token', 'f', 'first-token-and-more', 'x'.repeat(4096)]) {
+      compare.mock.resetCalls();
+      tokenAccepted(presented, listed);
+      assert.equal(compare.mock.callCount(), 3, `${presented.slice(0, 20)}: compared with each token`);
+      for (const call of compare.mock.calls) {
+        const [a, b] = call.arguments as [Buffer, Buffer];
+        assert.equal(a.length, 32, 'a SHA-256 digest, whatever the length presented');
+        assert.equal(b.length, 32);
+      }
+    }
   });
   it('reads a Bearer header', () => {
     assert.equal(bearerToken('Bearer abc'), 'abc');
