@@ -180,6 +180,24 @@ describe('the dispatcher server limits', () => {
       ['binary garbage', '\x00\x01\x02garbage\r\n\r\n', 400, /malformed HTTP request/],
       ['the HTTP/2 preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 400, /malformed HTTP request/],
       [
+        'no Host header',
+        'POST /v1/events HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}',
+        400,
+        /exactly one Host header/,
+      ],
+      [
+        'two Host headers',
+        'POST /v1/events HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 2\r\n\r\n{}',
+        400,
+        /exactly one Host header/,
+      ],
+      [
+        'an Expect other than 100-continue',
+        `${head}Expect: the-unexpected\r\nContent-Length: 2\r\n\r\n{}`,
+        417,
+        /Expect "the-unexpected" is not supported/,
+      ],
+      [
         'headers over 16 KiB',
         `${head}X-A: ${'a'.repeat(20_000)}\r\nContent-Length: 2\r\n\r\n{}`,
         431,
@@ -204,6 +222,11 @@ describe('the dispatcher server limits', () => {
         );
         assert.match(await next.answer, /^HTTP\/1\.1 200/);
       });
+
+    it('serves an HTTP/1.0 request without Host', async () => {
+      const { answer } = exchange(port, 'POST /v1/events HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}');
+      assert.match(await answer, /^HTTP\/1\.1 200/);
+    });
 
     it('answers a malformed request that follows an answered one on the same connection', async () => {
       const { answer } = exchange(

@@ -6,7 +6,8 @@
 // Retry-After and closed before its request is read. A request Node's parser refuses
 // (two Content-Length headers, Content-Length with Transfer-Encoding, a transfer coding
 // other than chunked, a malformed chunk or header) is answered 400 with a JSON body that
-// names the problem, and its connection closed; the server serves the next one.
+// names the problem, and its connection closed; the server serves the next one. So are a
+// request without Host or with two (400) and an Expect other than 100-continue (417).
 import http from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -60,6 +61,20 @@ function clientErrorAnswer(error: Error & { code?: string; reason?: unknown }): 
   return answer(400, `malformed HTTP request: ${reason}`);
 }
 
+function refuse(res: http.ServerResponse, status: number, error: string): void {
+  res
+    .writeHead(status, { 'content-type': 'application/json', connection: 'close' })
+    .end(JSON.stringify({ error }));
+}
+
+/** How many Host headers a request has: an HTTP/1.1 request must have one (RFC 9112, 3.2). */
+function hostHeaders(raw: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') count++;
+  return count;
+}
+
 export function limitedServer(
   limits: ServerLimits,
   handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
@@ -72,13 +87,22 @@ export function limitedServer(
     {
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
+      // Checked below, so that the answer has a JSON body and two Host headers are refused too.
+      requireHostHeader: false,
       // How often Node looks for requests past those timeouts (30 s by default).
       connectionsCheckingInterval: Math.max(10, Math.min(1000, limits.headersTimeoutMs / 2)),
     },
     (req, res) => {
       responses.set(req.socket, { req, res });
-      handler(req, res);
+      const hosts = hostHeaders(req.rawHeaders);
+      if (hosts > 1 || (hosts === 0 && req.httpVersion !== '1.0'))
+        refuse(res, 400, 'an HTTP/1.1 request needs exactly one Host header');
+      else handler(req, res);
     },
+  );
+  // Node answers 417 without a body to an Expect header other than 100-continue.
+  server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) =>
+    refuse(res, 417, `Expect "${req.headers.expect}" is not supported; only 100-continue is`),
   );
   server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
     const text = clientErrorAnswer(error);
