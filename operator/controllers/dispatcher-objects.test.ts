@@ -66,6 +66,29 @@ describe('dispatcherObjects', () => {
     assert.equal(secretRule(objects(kafka, [])), undefined);
   });
 
+  it('grants only what the dispatcher does: read its kinds, patch Webhook status, create Events', () => {
+    const role = byKind(objects(kafka), 'Role') as {
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
+    };
+    const grants = role.rules.flatMap((rule) =>
+      rule.resources.flatMap((resource) =>
+        rule.verbs.map((verb) => `${verb} ${rule.apiGroups[0] || 'core'}/${resource}`),
+      ),
+    );
+    assert.deepEqual(grants.sort(), [
+      'create core/events',
+      'get core/secrets',
+      'get hookline.dev/webhooks',
+      'list hookline.dev/callbackpolicies',
+      'list hookline.dev/eventsources',
+      'list hookline.dev/webhooks',
+      'patch hookline.dev/webhooks/status',
+      'watch hookline.dev/callbackpolicies',
+      'watch hookline.dev/eventsources',
+      'watch hookline.dev/webhooks',
+    ]);
+  });
+
   it('owns every object by the source, in its namespace', () => {
     for (const manifest of objects(http)) {
       assert.equal(manifest.metadata.namespace, 'tenant-a');

@@ -58,14 +58,18 @@ export function dispatcherObjects(inputs: DispatcherInputs): Manifest[] {
   });
 
   const serviceAccount: Manifest = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(name) };
+  // What the dispatcher does, and no more: its informers list and watch the three kinds;
+  // the status writer reads a Webhook afresh after a conflict and merge-patches its status;
+  // Events are created, never patched; Secrets are read by name.
   const rules: unknown[] = [
+    { apiGroups: ['hookline.dev'], resources: ['webhooks'], verbs: ['get', 'list', 'watch'] },
     {
       apiGroups: ['hookline.dev'],
-      resources: ['webhooks', 'callbackpolicies', 'eventsources'],
-      verbs: ['get', 'list', 'watch'],
+      resources: ['callbackpolicies', 'eventsources'],
+      verbs: ['list', 'watch'],
     },
-    { apiGroups: ['hookline.dev'], resources: ['webhooks/status'], verbs: ['get', 'patch', 'update'] },
-    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    { apiGroups: ['hookline.dev'], resources: ['webhooks/status'], verbs: ['patch'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   ];
   if (inputs.secretNames.length > 0) {
     rules.push({
