@@ -23,6 +23,15 @@ import { installCrds } from '../fixtures/crds.ts';
 import { exampleDocuments, exampleManifests, type ExampleDocument } from '../fixtures/examples.ts';
 import { startOperator, type OperatorProcess } from '../fixtures/operator.ts';
 import { answer, startReceiver, type Receiver, type RecordedRequest } from '../fixtures/receiver.ts';
+import {
+  clusterEvents,
+  clusterSecrets,
+  clusterWrites,
+  describeLeaks,
+  findLeaks,
+  secretNeedles,
+  type Needle,
+} from '../fixtures/leaks.ts';
 import { readSecret } from '../fixtures/secrets.ts';
 import {
   verifyHmacSha256,
@@ -110,6 +119,13 @@ describe('end to end: the examples applied, fed and deleted through kubectl', ()
   const stopped: LocalDispatcher[] = [];
   const receivers = {} as Record<WebhookName, Receiver>;
   const anchor = Keypair.random();
+  /** What the secret-leak sweep searched for and read, across its two tests. */
+  const sweep = {
+    needles: new Map<string, Needle>(),
+    values: 0,
+    statuses: 0,
+    skipped: { public: 0, short: 0 },
+  };
 
   /** The example's manifests with what only this test can know filled in; the same for apply and delete. */
   function manifests(example: Example): string {
@@ -714,6 +730,33 @@ describe('end to end: the examples applied, fed and deleted through kubectl', ()
       );
   });
 
+  // The secret-leak sweep, in two parts: what is deleted with the examples (their Secrets,
+  // their objects' statuses) is read here, before the deletions; the log lines of the
+  // operator and of every dispatcher, and the Events, once the run is over (the last test).
+  it('shows no secret value in the status of any object or in any Event while the examples run', async () => {
+    const found = secretNeedles(await clusterSecrets(testClient()));
+    for (const needle of found.needles) sweep.needles.set(`${needle.secret}\u0000${needle.value}`, needle);
+    sweep.values = Math.max(sweep.values, found.values);
+    sweep.skipped = found.skipped;
+    const written = await clusterWrites(testClient());
+    const events = await clusterEvents(testClient());
+    sweep.statuses += written.length;
+    const leaks = findLeaks([...written, ...events], found.needles);
+    assert.equal(leaks.length, 0, describeLeaks(leaks));
+    // What the suite itself used is among the values searched for.
+    const searched = new Set(found.needles.map((n) => n.value));
+    for (const value of [INGEST_TOKEN, AUDIT_API_KEY, JWT_SECRET, anchor.secret()])
+      assert.ok(searched.has(value), 'a Secret value of the examples is searched for');
+    assert.ok(
+      found.needles.some((n) => n.secret.startsWith(`${namespace}/`) && n.form === 'PEM line'),
+      'a generated private key is searched for',
+    );
+    assert.ok(
+      written.some((h) => h.where === `status of Webhook ${namespace}/shop-55`),
+      'the statuses of the examples are read',
+    );
+  });
+
   // Each example is deleted the way it was applied; the payment case first, Midaz last.
   for (const example of [...EXAMPLES].reverse()) {
     const source = SOURCES[example];
@@ -825,5 +868,41 @@ describe('end to end: the examples applied, fed and deleted through kubectl', ()
       [],
     );
     assert.ok(exchanges.includes(midazExchange), 'the Midaz exchange stays');
+  });
+
+  it('shows no secret value in any log line of the operator or the dispatchers, or in any Event, of the whole run', async (t) => {
+    const found = secretNeedles(await clusterSecrets(testClient()));
+    for (const needle of found.needles) sweep.needles.set(`${needle.secret}\u0000${needle.value}`, needle);
+    const needles = [...sweep.needles.values()];
+    const logs: { where: string; text: string }[] = [
+      ...operator.logs.map((line, i) => ({
+        where: `operator log line ${i + 1}`,
+        text: JSON.stringify(line),
+      })),
+      ...operator.stderr.map((text, i) => ({ where: `operator stderr line ${i + 1}`, text })),
+    ];
+    let dispatcherLines = 0;
+    for (const file of fs.readdirSync(logDir).filter((f) => f.endsWith('.log'))) {
+      const lines = fs.readFileSync(path.join(logDir, file), 'utf8').split('\n').filter(Boolean);
+      dispatcherLines += lines.length;
+      logs.push(...lines.map((text, i) => ({ where: `dispatcher ${file} line ${i + 1}`, text })));
+    }
+    const events = await clusterEvents(testClient());
+    const written = await clusterWrites(testClient());
+    sweep.statuses += written.length;
+    const leaks = findLeaks([...logs, ...events, ...written], needles);
+    const counts = {
+      operatorLogLines: logs.length - dispatcherLines,
+      dispatcherLogLines: dispatcherLines,
+      events: events.length,
+      statuses: sweep.statuses,
+      secretValues: Math.max(sweep.values, found.values),
+      searchedForms: needles.length,
+    };
+    t.diagnostic(
+      `secret-leak sweep: ${JSON.stringify(counts)}; Secret entries left out: ${JSON.stringify(sweep.skipped)}`,
+    );
+    assert.equal(leaks.length, 0, describeLeaks(leaks));
+    for (const [what, n] of Object.entries(counts)) assert.ok(n > 0, `the sweep examined ${what}`);
   });
 });
