@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   BrokerExchangeMissing: { transient: true, reason: 'ExchangeNotFound' },
   BrokerExchangeMismatch: { transient: true, reason: 'ExchangeMismatch' },
   BrokerUnknown: { transient: true, reason: 'BrokerUnreachable' },
+  BrokerManagementUnreachable: { transient: true, reason: 'BrokerManagementUnreachable' },
+  BrokerManagementRefused: { transient: true, reason: 'BrokerManagementRefused' },
   KubeApiUnreachable: { transient: true, reason: 'KubeApiUnreachable' },
   KubeApiRetryable: { transient: true, reason: 'KubeApiUnavailable' },
   KubeApiRefused: { transient: false, reason: 'KubeApiRefused' },

@@ -23,7 +23,7 @@ import { KafkaIngest } from './ingest/kafka.ts';
 import { KAFKA_CLIENTS } from './ingest/kafka-clients.ts';
 import { KafkaSwitch } from './ingest/kafka-switch.ts';
 import type { EventSourceSpec } from '../core/api/v1alpha1/eventsource.ts';
-import { ingestDeadLetterQueueName, ingestExchangeName } from '../core/rabbit/topology.ts';
+import { ingestDeadLetterExchangeName, ingestExchangeName } from '../core/rabbit/topology.ts';
 
 export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const settings = loadDispatcherSettings(argv, env);
@@ -81,7 +81,7 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
 
   const target = {
     exchange: ingestExchangeName(settings.namespace, settings.source),
-    deadLetterQueue: ingestDeadLetterQueueName(settings.namespace, settings.source),
+    deadLetterExchange: ingestDeadLetterExchangeName(settings.namespace, settings.source),
   };
   const ingestLabels = { namespace: settings.namespace, source: settings.source };
   const kafka = new KafkaSwitch({
@@ -187,12 +187,36 @@ export async function runDispatcher(argv: string[], env: NodeJS.ProcessEnv): Pro
   });
   stopping = true;
   logger.info('Shutting down: finishing deliveries in hand');
-  await backlog.stop();
-  await kafka.stop();
-  await supervisor.stop();
-  await status.stop();
-  await tracing.shutdown();
+  // A connection lost now (the broker restarting, the source's broker user deleted with
+  // the source) is not opened again: what was unacknowledged on it is back in its queue.
+  session.drain();
+  const finished = await withinMs(SHUTDOWN_MS, async () => {
+    await backlog.stop();
+    await kafka.stop();
+    await supervisor.stop();
+    await status.stop();
+    await tracing.shutdown();
+  });
+  if (!finished)
+    logger.warn(
+      { afterMs: SHUTDOWN_MS },
+      'Stopped before the deliveries in hand finished; the broker gives them to the next dispatcher',
+    );
   await session.close();
   server.close();
   logger.info({ statusWrites: status.writes }, 'Dispatcher stopped');
+}
+
+/** Well inside the pod's termination grace period (30 s), after which the kubelet kills it. */
+const SHUTDOWN_MS = 25_000;
+
+/** Whether `work` finished within `ms`. */
+async function withinMs(ms: number, work: () => Promise<void>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work().then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

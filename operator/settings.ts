@@ -22,6 +22,15 @@ export const Settings = z.object({
     .string()
     .regex(/^amqps?:\/\//, { message: 'must be an amqp:// or amqps:// URI' })
     .optional(),
+  /**
+   * The default broker's management API (http[s]://user:password@host:port), where the
+   * operator creates each dispatcher's own user. Unset: the default broker's host and
+   * credentials on the management plugin's port (15672, or 15671 for amqps).
+   */
+  defaultBrokerManagementUri: z
+    .string()
+    .regex(/^https?:\/\//, { message: 'must be an http:// or https:// URL' })
+    .optional(),
   dispatcherImage: z.string().min(1).default('hookline:0.1.0'),
   /** The Kafka client the dispatchers consume with; unset: the dispatcher's default. Handed on as HOOKLINE_KAFKA_CLIENT. */
   kafkaClient: z.enum(['platformatic', 'kafkajs']).optional(),
@@ -54,6 +63,7 @@ const options = {
   'watch-namespace': 'HOOKLINE_WATCH_NAMESPACE',
   identity: 'HOOKLINE_IDENTITY',
   'default-broker-uri': 'HOOKLINE_DEFAULT_BROKER_URI',
+  'default-broker-management-uri': 'HOOKLINE_DEFAULT_BROKER_MANAGEMENT_URI',
   'dispatcher-image': 'HOOKLINE_DISPATCHER_IMAGE',
   'kafka-client': 'HOOKLINE_KAFKA_CLIENT',
   'allow-http-urls': 'HOOKLINE_ALLOW_HTTP_URLS',
@@ -75,11 +85,13 @@ const options = {
 
 export function loadSettings(argv: string[], env: NodeJS.ProcessEnv, hostname: string): Settings {
   // A broker URI may also come from a mounted file, so that it never sits in the environment.
+  const fromFile: Partial<Record<'defaultBrokerUri' | 'defaultBrokerManagementUri', string>> = {};
   const uriFile = env.HOOKLINE_DEFAULT_BROKER_URI_FILE;
-  const fromFile =
-    uriFile && !env.HOOKLINE_DEFAULT_BROKER_URI
-      ? { defaultBrokerUri: fs.readFileSync(uriFile, 'utf8').trim() }
-      : {};
+  if (uriFile && !env.HOOKLINE_DEFAULT_BROKER_URI)
+    fromFile.defaultBrokerUri = fs.readFileSync(uriFile, 'utf8').trim();
+  const managementFile = env.HOOKLINE_DEFAULT_BROKER_MANAGEMENT_URI_FILE;
+  if (managementFile && !env.HOOKLINE_DEFAULT_BROKER_MANAGEMENT_URI)
+    fromFile.defaultBrokerManagementUri = fs.readFileSync(managementFile, 'utf8').trim();
   return load('operator', Settings, options, argv, env, {
     identity: `${hostname}-${process.pid}`,
     dispatcherEnv: forwardedEnv(env),

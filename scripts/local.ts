@@ -75,6 +75,12 @@ const operator = spawn(process.execPath, [path.join(repo, 'hookline.ts'), 'opera
     HOOKLINE_NAMESPACE: operatorNamespace,
     ...(watchNamespace ? { HOOKLINE_WATCH_NAMESPACE: watchNamespace } : {}),
     HOOKLINE_DEFAULT_BROKER_URI: info.rabbitmq.amqpUrl,
+    // Where the operator creates each dispatcher's own broker user.
+    HOOKLINE_DEFAULT_BROKER_MANAGEMENT_URI: withCredentials(
+      info.rabbitmq.managementUrl,
+      info.rabbitmq.user,
+      info.rabbitmq.password,
+    ),
     // The quickstart's receiver is on loopback over plain http.
     HOOKLINE_ALLOWED_CIDRS: '127.0.0.0/8',
     HOOKLINE_ALLOW_HTTP_URLS: 'true',
@@ -249,3 +255,11 @@ operator.once('exit', (code) => {
   console.error(`The operator exited (code ${code}); see ${operatorLog}`);
   void stopAll().then(() => process.exit(1));
 });
+
+/** A URL with a user and password in it. */
+function withCredentials(base: string, user: string, password: string): string {
+  const url = new URL(base);
+  url.username = encodeURIComponent(user);
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}

@@ -141,6 +141,10 @@ describe('wildcardPatterns', () => {
 
 describe('planTopology', () => {
   const deliver = { exchange: 'hookline.shop.~delay.deliver', pattern: deliverPattern('hook') };
+  /** A queue a dispatcher publishes to by name, bound by it on the namespace's direct exchange. */
+  const direct = (queue: string) => ({ exchange: 'hookline.shop.~direct', pattern: queue, queue });
+  const dlq = direct('hookline.shop.hook.dlq');
+  const head = direct('hookline.shop.hook.head');
   const v2 = (overrides: Partial<AppliedTopology> = {}): AppliedTopology => ({
     broker: 'default',
     exchange: 'events',
@@ -172,6 +176,7 @@ describe('planTopology', () => {
           { exchange: 'events', pattern: 'invoice.*' },
           { exchange: 'events', pattern: 'payment.#' },
           deliver,
+          dlq,
         ],
         unbind: [],
         drain: [],
@@ -184,7 +189,7 @@ describe('planTopology', () => {
       desired: { ...base, events: ['payment.#'] },
       applied: v2({ bindings: ['invoice.*', 'payment.#'] }),
       expected: {
-        bind: [{ exchange: 'events', pattern: 'payment.#' }, deliver],
+        bind: [{ exchange: 'events', pattern: 'payment.#' }, deliver, dlq],
         unbind: [{ exchange: 'events', pattern: 'invoice.*' }],
         drain: [],
         deleteQueues: [],
@@ -200,6 +205,7 @@ describe('planTopology', () => {
           { exchange: 'events', pattern: 'invoice.*' },
           { exchange: 'events', pattern: 'payment.#' },
           deliver,
+          dlq,
         ],
         unbind: [],
         drain: [
@@ -220,6 +226,8 @@ describe('planTopology', () => {
           { exchange: 'events', pattern: 'invoice.*' },
           { exchange: 'events', pattern: 'payment.#' },
           deliver,
+          dlq,
+          head,
         ],
         unbind: [],
         drain: [{ from: 'hookline.shop.hook.retry.1', to: 'hookline.shop.hook.head' }],
@@ -236,6 +244,7 @@ describe('planTopology', () => {
           { exchange: 'events', pattern: 'invoice.*' },
           { exchange: 'events', pattern: 'payment.#' },
           deliver,
+          dlq,
         ],
         unbind: [],
         drain: [{ from: 'hookline.shop.hook.head', to: 'hookline.shop.hook' }],

@@ -5,6 +5,9 @@
 //   source exchange --(one binding per events pattern)--> P     the Webhook's queue
 //   P.dlq   dead letters, with their reason
 //   P.head  Strict ordering only: the event being retried, ahead of those waiting in P
+// P.dlq and P.head are bound by their own names on the namespace's direct exchange
+// (hookline.<namespace>.~direct), which is how a dispatcher reaches them: never through
+// the default exchange, where a write right would reach every queue of the vhost.
 // Before hooks are called synchronously and get no queue at all.
 //
 // Per namespace, whatever its number of Webhooks, one delay infrastructure (D =
@@ -54,6 +57,23 @@ export function ingestExchangeName(namespace: string, source: string): string {
  */
 export function ingestDeadLetterQueueName(namespace: string, source: string): string {
   return `hookline-ingest.${namespace}.${source}.dlq`;
+}
+
+/**
+ * The exchange an input that is not an event is published to: a fanout exchange of the
+ * dead-letter queue's own name, bound to it alone.
+ */
+export function ingestDeadLetterExchangeName(namespace: string, source: string): string {
+  return ingestDeadLetterQueueName(namespace, source);
+}
+
+/**
+ * The namespace's direct exchange: each Webhook's dead-letter and head queue is bound on it
+ * by its own name. A dispatcher publishes there, not to the default exchange, so that its
+ * broker user needs write rights on its own namespace's exchanges only.
+ */
+export function directExchangeName(namespace: string): string {
+  return `hookline.${namespace}.~direct`;
 }
 
 /** `~` cannot appear in a Kubernetes name: no Webhook or source name collides with these. */
@@ -114,6 +134,7 @@ export interface DelayTopology {
   deliverExchange: string;
   unroutedExchange: string;
   unroutedQueue: string;
+  directExchange: string;
 }
 
 export function delayTopology(namespace: string, queueType: QueueType): DelayTopology {
@@ -136,6 +157,7 @@ export function delayTopology(namespace: string, queueType: QueueType): DelayTop
     deliverExchange,
     unroutedExchange: delayName(namespace, 'unrouted'),
     unroutedQueue: delayName(namespace, 'unrouted'),
+    directExchange: directExchangeName(namespace),
   };
 }
 
@@ -168,6 +190,8 @@ export interface WebhookQueues {
   /** Where a delayed retry is published, with which destination in its routing key. */
   delayExchange: string;
   delayDestination: string;
+  /** Where the dead-letter and head queues are published to, each under its own name. */
+  directExchange: string;
 }
 
 export function webhookQueues(namespace: string, webhook: string): WebhookQueues {
@@ -178,6 +202,7 @@ export function webhookQueues(namespace: string, webhook: string): WebhookQueues
     headQueue: `${prefix}.head`,
     delayExchange: delayEntryExchange(namespace),
     delayDestination: delayDestination(webhook),
+    directExchange: directExchangeName(namespace),
   };
 }
 
@@ -239,12 +264,18 @@ export function wildcardPatterns(events: readonly string[]): string[] {
   return events.filter((pattern) => pattern.split('.').some((word) => word === '*' || word === '#'));
 }
 
+/**
+ * The version of this topology, recorded in the Webhook's status: 3 binds the dead-letter
+ * and head queues on the namespace's direct exchange, which 2 did not.
+ */
+export const TOPOLOGY_VERSION = 3;
+
 /** What the broker last got, as recorded in the Webhook's status. */
 export interface AppliedTopology {
   broker: string;
   exchange: string;
   bindings: string[];
-  /** 2 for this topology; absent when the first version applied it. */
+  /** TOPOLOGY_VERSION for this topology; absent when the first version applied it. */
   version?: number;
   queueType?: QueueType;
   /** Whether a head queue exists (Strict). */
@@ -263,14 +294,15 @@ export function appliedRecord(
     broker,
     exchange: desired.sourceExchange,
     bindings: desired.bindings,
-    version: 2,
+    version: TOPOLOGY_VERSION,
     queueType,
     head: desired.queues.some((q) => q.name === desired.headQueue),
   };
 }
 
 export interface TopologyPlan {
-  bind: { exchange: string; pattern: string }[];
+  /** Bindings to put in place; `queue` is the Webhook's queue where unset. */
+  bind: { exchange: string; pattern: string; queue?: string }[];
   unbind: { exchange: string; pattern: string }[];
   /** Messages to move before their queue is deleted: nothing waiting is lost. */
   drain: { from: string; to: string }[];
@@ -288,8 +320,15 @@ export function planTopology(
   names: { namespace: string; webhook: string },
 ): TopologyPlan {
   const after = desired.phase === 'After';
-  const bind = desired.bindings.map((pattern) => ({ exchange: desired.sourceExchange, pattern }));
+  const bind: TopologyPlan['bind'] = desired.bindings.map((pattern) => ({
+    exchange: desired.sourceExchange,
+    pattern,
+  }));
   if (after) bind.push({ exchange: desired.deliverExchange, pattern: desired.deliverPattern });
+  // The queues a dispatcher publishes to by name, each bound by its name on the direct exchange.
+  for (const queue of desired.queues)
+    if (queue.name !== desired.queue)
+      bind.push({ exchange: desired.directExchange, pattern: queue.name, queue: queue.name });
   const unbind = after
     ? (applied?.bindings ?? [])
         .filter(

@@ -27,6 +27,11 @@ export interface BrokerConnection {
   readonly connected: boolean;
   /** The open connection, or the next one once it is open. */
   current(): Promise<amqp.ChannelModel>;
+  /**
+   * The session is stopping: a connection that drops from now on is not opened again (what
+   * was unacknowledged on it is back in its queue), and waiting for one fails at once.
+   */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -35,12 +40,14 @@ export function brokerConnection(options: BrokerConnectionOptions): BrokerConnec
   let connection: amqp.ChannelModel | undefined;
   let connecting: Promise<amqp.ChannelModel> | undefined;
   let closed = false;
+  /** Aborted by drain(): the wait before the next attempt ends at once. */
+  const stopping = new AbortController();
   let everConnected = false;
 
   async function connect(): Promise<amqp.ChannelModel> {
     const retry = new Retry(RECONNECT, { clock: options.clock });
     for (;;) {
-      if (closed) throw new Error('the broker session is closed');
+      if (closed || stopping.signal.aborted) throw new Error('the broker session is closed');
       try {
         const c = await connectBroker(uri, { name, timeoutMs: 5000 });
         c.on('error', (error: Error) => logger.warn({ err: error.message }, 'Broker connection error'));
@@ -65,7 +72,7 @@ export function brokerConnection(options: BrokerConnectionOptions): BrokerConnec
           },
           'Cannot reach the broker',
         );
-        await retry.sleep(delay);
+        await retry.sleep(delay, stopping.signal);
       }
     }
   }
@@ -78,6 +85,9 @@ export function brokerConnection(options: BrokerConnectionOptions): BrokerConnec
       if (connection) return connection;
       connecting ??= connect().finally(() => (connecting = undefined));
       return connecting;
+    },
+    drain() {
+      stopping.abort();
     },
     async close() {
       closed = true;

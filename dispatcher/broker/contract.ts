@@ -1,6 +1,9 @@
 // The dispatcher's own small interface to RabbitMQ (publish with confirms, consume, inspect,
 // purge), so that the client library can be swapped. session.ts implements it on amqplib
-// and exports it again, for the code that imports it from there.
+// and exports it again, for the code that imports it from there. It has no way to publish
+// to the default exchange: a dispatcher's broker user has no right to it (one that had could
+// put messages in every queue of the vhost), so every queue it publishes to is bound by
+// name on an exchange of its own namespace.
 
 export interface MessageProperties {
   messageId?: string;
@@ -40,15 +43,11 @@ export interface Consumer {
 export interface BrokerSession {
   ready(): Promise<void>;
   readonly connected: boolean;
+  /** The dispatcher is stopping: a connection lost from now on is not opened again. */
+  drain(): void;
   publish(
     exchange: string,
     routingKey: string,
-    body: Buffer,
-    properties?: MessageProperties,
-    options?: PublishOptions,
-  ): Promise<void>;
-  sendToQueue(
-    queue: string,
     body: Buffer,
     properties?: MessageProperties,
     options?: PublishOptions,

@@ -22,12 +22,6 @@ export interface ConfirmPublisher {
     properties: MessageProperties,
     options: PublishOptions,
   ): Promise<void>;
-  sendToQueue(
-    queue: string,
-    body: Buffer,
-    properties: MessageProperties,
-    options: PublishOptions,
-  ): Promise<void>;
 }
 
 export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): ConfirmPublisher {
@@ -126,14 +120,6 @@ export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): Con
         properties,
         options,
         `exchange "${exchange}" (routing key "${routingKey}")`,
-      );
-    },
-    sendToQueue(queue, body, properties, options) {
-      return publishConfirmed(
-        (channel, publishOptions, callback) => channel.sendToQueue(queue, body, publishOptions, callback),
-        properties,
-        options,
-        `queue "${queue}"`,
       );
     },
   };

@@ -68,8 +68,6 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
     // Handed straight through: an async wrapper here cost each ingested event a promise and a turn.
     publish: (exchange, routingKey, body, properties = {}, options = {}) =>
       publisher.publish(exchange, routingKey, body, properties, options),
-    sendToQueue: (queue, body, properties = {}, options = {}) =>
-      publisher.sendToQueue(queue, body, properties, options),
     async consume(queue, options, onMessage) {
       return openConsumer(await connection.current(), queue, options, onMessage);
     },
@@ -89,6 +87,7 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
         throw error;
       }
     },
+    drain: () => connection.drain(),
     async close() {
       await inspector?.then((c) => c.close()).catch(() => undefined);
       await connection.close();

@@ -33,7 +33,6 @@ function aSession() {
   const session = {
     publish: (exchange: string, key: string, ...rest: [Buffer, MessageProperties, PublishOptions?]) =>
       record(`${exchange} ${key}`, ...rest),
-    sendToQueue: record,
   } as unknown as BrokerSession;
   return { session, sent };
 }
@@ -91,13 +90,15 @@ describe('republish', () => {
     const delivery = aDelivery(fromBroker);
     const properties = nextAttempt(delivery, meta);
     await publishDelayed(session, topology, delivery, properties, 3000);
-    await sendToHead(session, topology.headQueue, delivery, properties, 9000);
+    await sendToHead(session, topology, delivery, properties, 9000);
     assert.equal(
       sent[0]!.to,
       `${topology.delayExchange} ${delayRoutingKey(3000, topology.delayDestination)}`,
     );
     assert.equal(sent[0]!.properties.headers?.[HEADER.dueAt], undefined);
-    assert.equal(sent[1]!.to, topology.headQueue);
+    // Through the namespace's direct exchange, never the default one (a broker user that may
+    // write to the default exchange reaches every queue of the vhost).
+    assert.equal(sent[1]!.to, `hookline.shop.~direct ${topology.headQueue}`);
     assert.equal(sent[1]!.properties.headers?.[HEADER.dueAt], 9000);
     assert.ok(sent.every((s) => s.mandatory === true && s.body === '{"id":1}'));
   });
@@ -105,9 +106,9 @@ describe('republish', () => {
   it('dead-letters with the reason (cut to 1000 characters) and the time', async () => {
     const { session, sent } = aSession();
     const at = new Date('2030-01-01T00:00:00Z');
-    await deadLetter(session, topology.deadLetterQueue, aDelivery(fromBroker), meta, 'x'.repeat(2000), at);
+    await deadLetter(session, topology, aDelivery(fromBroker), meta, 'x'.repeat(2000), at);
     const { to, properties } = sent[0]!;
-    assert.equal(to, topology.deadLetterQueue);
+    assert.equal(to, `hookline.shop.~direct ${topology.deadLetterQueue}`);
     assert.equal(properties.messageId, 'evt_1');
     assert.equal((properties.headers?.[HEADER.reason] as string).length, 1000);
     assert.equal(properties.headers?.[HEADER.deadLetteredAt], '2030-01-01T00:00:00.000Z');
@@ -117,7 +118,8 @@ describe('republish', () => {
 
   it('renews a held head event with all its headers, its due time included', async () => {
     const { session, sent } = aSession();
-    await renewHead(session, topology.headQueue, aDelivery(fromBroker));
+    await renewHead(session, topology, aDelivery(fromBroker));
+    assert.equal(sent[0]!.to, `hookline.shop.~direct ${topology.headQueue}`);
     assert.deepEqual(sent[0]!.properties.headers, fromBroker);
   });
 });

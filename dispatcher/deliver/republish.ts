@@ -1,7 +1,8 @@
 // The messages that replace a delivery a worker is done with: the event's next attempt
 // (through the namespace's delay exchange, or, Strict, in the head queue with the time it
 // is due) or its dead letter. Each is published mandatory and resolves once the broker
-// holds it; only then may the delivery it replaces be acknowledged.
+// holds it; only then may the delivery it replaces be acknowledged. The head and
+// dead-letter queues are reached through the namespace's direct exchange, by their names.
 import { BROKER_DEATH_HEADERS, withoutHeaders } from '../../core/rabbit/broker.ts';
 import { delayRoutingKey, type WebhookQueues } from '../../core/rabbit/topology.ts';
 import {
@@ -29,15 +30,16 @@ export function carried(delivery: Delivery): MessageProperties {
 /** The event, with why it failed for good, in the Webhook's dead-letter queue. */
 export async function deadLetter(
   session: BrokerSession,
-  queue: string,
+  topology: WebhookQueues,
   delivery: Delivery,
   meta: EventMeta,
   reason: string,
   at: Date,
 ): Promise<void> {
   const properties = carried(delivery);
-  await session.sendToQueue(
-    queue,
+  await session.publish(
+    topology.directExchange,
+    topology.deadLetterQueue,
     delivery.body,
     {
       ...properties,
@@ -96,13 +98,14 @@ export async function publishDelayed(
 /** Strict: the next attempt waits in the head queue, marked with the time it is due. */
 export async function sendToHead(
   session: BrokerSession,
-  headQueue: string,
+  topology: WebhookQueues,
   delivery: Delivery,
   properties: MessageProperties & { headers: Record<string, unknown> },
   dueAt: number,
 ): Promise<void> {
-  await session.sendToQueue(
-    headQueue,
+  await session.publish(
+    topology.directExchange,
+    topology.headQueue,
     delivery.body,
     { ...properties, headers: { ...properties.headers, [HEADER.dueAt]: dueAt } },
     { mandatory: true },
@@ -112,11 +115,12 @@ export async function sendToHead(
 /** Strict: the held head event, put back as it is (its due time included). */
 export async function renewHead(
   session: BrokerSession,
-  headQueue: string,
+  topology: WebhookQueues,
   delivery: Delivery,
 ): Promise<void> {
-  await session.sendToQueue(
-    headQueue,
+  await session.publish(
+    topology.directExchange,
+    topology.headQueue,
     delivery.body,
     { ...carried(delivery), headers: { ...delivery.properties.headers } },
     { mandatory: true },

@@ -104,7 +104,7 @@ export class StrictLane {
   ): Promise<void> {
     await this.#pauseMain();
     const dueAt = this.#d.clock.now() + delayMs;
-    await sendToHead(this.#d.session, this.#d.config.topology.headQueue, delivery, properties, dueAt);
+    await sendToHead(this.#d.session, this.#d.config.topology, delivery, properties, dueAt);
   }
 
   #serially(step: () => Promise<unknown>): Promise<void> {
@@ -149,7 +149,7 @@ export class StrictLane {
   }
 
   async #renewHead(delivery: Delivery): Promise<void> {
-    await renewHead(this.#d.session, this.#d.config.topology.headQueue, delivery);
+    await renewHead(this.#d.session, this.#d.config.topology, delivery);
     delivery.ack();
   }
 

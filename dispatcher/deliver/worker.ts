@@ -187,7 +187,7 @@ export class HookWorker {
 
   async #deadLetter(delivery: Delivery, meta: EventMeta, reason: string): Promise<void> {
     const { session } = this.#d;
-    await deadLetter(session, this.#config.topology.deadLetterQueue, delivery, meta, reason, this.#now());
+    await deadLetter(session, this.#config.topology, delivery, meta, reason, this.#now());
   }
 
   /** Puts the next attempt where it waits out its delay; resolves once the broker holds it. */

@@ -71,9 +71,10 @@ describe('KafkaIngest.handle', () => {
       return Promise.resolve();
     };
     const session = {
-      publish: (_e: string, routingKey: string, _b: Buffer, p: MessageProperties) =>
-        attempt(`event ${p.messageId} ${routingKey}`),
-      sendToQueue: (queue: string) => attempt(`dead-letter ${queue}`),
+      publish: (exchange: string, routingKey: string, _b: Buffer, p: MessageProperties) =>
+        exchange === 'dlq'
+          ? attempt(`dead-letter ${exchange}`)
+          : attempt(`event ${p.messageId} ${routingKey}`),
       ready: () => Promise.resolve(),
     } as unknown as BrokerSession;
     return { session, sent };
@@ -85,7 +86,7 @@ describe('KafkaIngest.handle', () => {
       source: 'anchor',
       spec,
       session,
-      target: { exchange: 'x', deadLetterQueue: 'dlq' },
+      target: { exchange: 'x', deadLetterExchange: 'dlq' },
       secrets: {} as SecretReader,
       consume: () => Promise.reject(new Error('unused')),
       counters: {
@@ -189,7 +190,7 @@ describe('KafkaIngest, tracing', () => {
       source: 'anchor',
       spec,
       session,
-      target: { exchange: 'x', deadLetterQueue: 'dlq' },
+      target: { exchange: 'x', deadLetterExchange: 'dlq' },
       secrets: {} as SecretReader,
       consume: () => Promise.reject(new Error('unused')),
       counters: { accepted: () => undefined, deadLettered: () => undefined },

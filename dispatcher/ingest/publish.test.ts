@@ -15,7 +15,7 @@ function capturingSession() {
   return { session, published };
 }
 
-const target = { exchange: 'hookline.ns.anchor', deadLetterQueue: 'dlq' };
+const target = { exchange: 'hookline.ns.anchor', deadLetterExchange: 'dlq' };
 
 describe('publishEvent', () => {
   it('sends the type as the routing key and the id as messageId, and nothing else', async () => {

@@ -1,5 +1,6 @@
 // Hands ingested events to RabbitMQ: an event to the source's exchange under its type, an
-// input that is not an event to the source's ingest dead-letter queue with its reason.
+// input that is not an event to the source's ingest dead-letter queue (through the fanout
+// exchange of its name) with its reason.
 // Both wait for the broker's confirm, which is what lets Kafka commit and HTTP answer 202.
 import type { BrokerSession, MessageProperties } from '../broker/session.ts';
 import { HEADER } from '../deliver/event.ts';
@@ -7,7 +8,7 @@ import { traceHeaders, type TraceContext } from '../tracing/context.ts';
 
 export interface IngestTarget {
   exchange: string;
-  deadLetterQueue: string;
+  deadLetterExchange: string;
 }
 
 export interface IngestedEvent {
@@ -42,7 +43,7 @@ export function deadLetterInput(
   reason: string,
   origin: Record<string, string | number>,
 ): Promise<void> {
-  return session.sendToQueue(target.deadLetterQueue, body, {
+  return session.publish(target.deadLetterExchange, '', body, {
     headers: {
       ...origin,
       [HEADER.reason]: reason.slice(0, 1000),

@@ -1,4 +1,5 @@
-// Declares and removes a namespace's delay infrastructure (see topology.ts) on a broker.
+// Declares and removes a namespace's delay infrastructure and its direct exchange (see
+// topology.ts) on a broker.
 // The operator declares it, never a dispatcher; a dispatcher only publishes into it.
 import type { BrokerAdmin } from '../../core/rabbit/broker.ts';
 import {
@@ -14,6 +15,7 @@ export async function declareDelayInfrastructure(
   queueType: QueueType,
 ): Promise<void> {
   const delay = delayTopology(namespace, queueType);
+  await admin.assertExchange(delay.directExchange, 'direct');
   // From the end of the chain to its entry, so that every hop exists before it is reached.
   await admin.assertExchange(delay.unroutedExchange, 'fanout');
   await admin.assertQueue(delay.unroutedQueue, {
@@ -48,6 +50,7 @@ export async function deleteDelayInfrastructure(admin: BrokerAdmin, namespace: s
   await admin.deleteExchange(delay.deliverExchange);
   await admin.deleteExchange(delay.unroutedExchange);
   await admin.deleteQueue(delay.unroutedQueue);
+  await admin.deleteExchange(delay.directExchange);
 }
 
 /**

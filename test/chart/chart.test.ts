@@ -12,7 +12,7 @@ import { EventSource } from '../../core/api/v1alpha1/eventsource.ts';
 import { dispatcherObjects } from '../../operator/controllers/dispatcher-objects.ts';
 import { dispatcherLabels } from '../../operator/controllers/names.ts';
 import { loadSettings } from '../../operator/settings.ts';
-import { freshNamespace, helm, kubectl, testEnv } from '../env/handles.ts';
+import { freshNamespace, helm, kubectl, managementUriWithCredentials, testEnv } from '../env/handles.ts';
 import {
   apply,
   secretManifest,
@@ -518,6 +518,38 @@ describe('the Helm chart', () => {
     );
   });
 
+  it("mounts the broker's management API URL from the same Secret when a key is named", async () => {
+    assert.ok(
+      !operatorContainer(await render({ broker: { existingSecret: 'rabbitmq', key: 'uri' } })).env.some(
+        (v) => v.name === 'HOOKLINE_DEFAULT_BROKER_MANAGEMENT_URI_FILE',
+      ),
+    );
+    const rendering = await render({
+      broker: { existingSecret: 'rabbitmq', key: 'uri', managementKey: 'management' },
+    });
+    const deployment = only<Deployment>(rendering, 'Deployment');
+    const container = operatorContainer(rendering);
+    const file = container.env.find((v) => v.name === 'HOOKLINE_DEFAULT_BROKER_MANAGEMENT_URI_FILE')?.value;
+    const volume = deployment.spec.template.spec.volumes?.find((v) => v.secret?.secretName === 'rabbitmq');
+    const mount = container.volumeMounts?.find((m) => m.name === volume?.name);
+    const item = volume?.secret?.items.find((i) => i.key === 'management');
+    assert.ok(file && mount && item, 'the management URL is not mounted as a file');
+    assert.equal(`${mount.mountPath}/${item.path}`, file);
+    const managementFile = path.join(tmp, 'management-uri');
+    fs.writeFileSync(managementFile, 'https://admin:secret@rabbitmq.example:15671/\n');
+    const uriFile = path.join(tmp, 'broker-uri-with-management');
+    fs.writeFileSync(uriFile, 'amqps://hookline:secret@rabbitmq.example:5671/\n');
+    const env = {
+      ...resolvedEnv(container, { namespace: 'ns', name: 'pod' }),
+      HOOKLINE_DEFAULT_BROKER_URI_FILE: uriFile,
+      HOOKLINE_DEFAULT_BROKER_MANAGEMENT_URI_FILE: managementFile,
+    };
+    assert.equal(
+      loadSettings([], env, 'host').defaultBrokerManagementUri,
+      'https://admin:secret@rabbitmq.example:15671/',
+    );
+  });
+
   it('hands allowedCidrs and allowHttpUrls to the operator in a form the SSRF guard accepts', async () => {
     const rendering = await render({ allowedCidrs: ['10.20.0.0/16', 'fd00:1::/64'], allowHttpUrls: true });
     const settings = loadSettings(
@@ -751,13 +783,14 @@ describe('the Helm chart on the real kube-apiserver', () => {
       const release = releaseNamespace;
       const [metricsPort, probesPort] = [await freePort(), await freePort()];
       const amqpUrl = testEnv().rabbitmq.amqpUrl;
+      const managementUri = managementUriWithCredentials();
       await kubectl(
         ['apply', '-n', releaseNamespace, '-f', '-'],
-        secretManifest('rabbitmq', { uri: amqpUrl }),
+        secretManifest('rabbitmq', { uri: amqpUrl, management: managementUri }),
       );
       const values = {
         ...(scope === 'namespace' ? { watchNamespace: watched } : {}),
-        broker: { existingSecret: 'rabbitmq', key: 'uri' },
+        broker: { existingSecret: 'rabbitmq', key: 'uri', managementKey: 'management' },
         metrics: { port: metricsPort },
         probes: { port: probesPort },
         leaderElection: { enabled: true, leaseDuration: '4s', renewDeadline: '3s', retryPeriod: '500ms' },
@@ -784,10 +817,13 @@ describe('the Helm chart on the real kube-apiserver', () => {
       // cluster-wide lists and watches are checked by access reviews below.
       const uriFile = path.join(tmp, `uri-${release}`);
       fs.writeFileSync(uriFile, amqpUrl);
+      const managementFile = path.join(tmp, `management-uri-${release}`);
+      fs.writeFileSync(managementFile, managementUri);
       const identity = `${release}-hookline-7d9f-x2`;
       const env = {
         ...resolvedEnv(container, { namespace: releaseNamespace, name: identity }),
         HOOKLINE_DEFAULT_BROKER_URI_FILE: uriFile,
+        HOOKLINE_DEFAULT_BROKER_MANAGEMENT_URI_FILE: managementFile,
         HOOKLINE_WATCH_NAMESPACE: watched,
       };
       const operator = startProcess(

@@ -64,6 +64,15 @@ export function amqpConnect(): Promise<amqp.ChannelModel> {
   return amqp.connect(testEnv().rabbitmq.amqpUrl);
 }
 
+/** The management API's URL with the admin credential in it, as the operator is given it. */
+export function managementUriWithCredentials(): string {
+  const { managementUrl, user, password } = testEnv().rabbitmq;
+  const url = new URL(managementUrl);
+  url.username = encodeURIComponent(user);
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}
+
 /** Reads the RabbitMQ management API (`/api/...`); a 404 gives `undefined`. */
 export async function rabbitApi<T = unknown>(apiPath: string): Promise<T | undefined> {
   const { managementUrl, user, password } = testEnv().rabbitmq;

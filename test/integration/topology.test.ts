@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { amqpConnect, freshNamespace, kubectl, rabbitApi, testEnv } from '../env/handles.ts';
+import { TOPOLOGY_VERSION } from '../../core/rabbit/topology.ts';
 import { publishEvents, queueDepth } from '../fixtures/broker.ts';
 import {
   apply,
@@ -270,6 +271,19 @@ spec:
     assert.deepEqual([...new Set((await queuesOf(`hookline.${namespace}.`)).map((q) => q.type))], ['quorum']);
     const all = await queuesOf(`hookline.${namespace}.`);
     assert.equal(all.length, 29 + 2 * 8);
+    // Each dead-letter queue is bound by its own name on the namespace's one direct exchange,
+    // which is how a dispatcher (without rights on the default exchange) reaches it.
+    const direct = `hookline.${namespace}.~direct`;
+    const bound = await rabbitApi<{ destination: string; routing_key: string }[]>(
+      `/exchanges/%2F/${encodeURIComponent(direct)}/bindings/source`,
+    );
+    assert.deepEqual(
+      (bound ?? []).map((b) => `${b.routing_key} -> ${b.destination}`).sort(),
+      ['slow', 'flaky', 'replay', ...extra]
+        .map((name) => `hookline.${namespace}.${name}.dlq`)
+        .sort()
+        .map((queue) => `${queue} -> ${queue}`),
+    );
   });
 });
 
@@ -542,7 +556,7 @@ ${hook('legacy', receiver, '  events: ["legacy.#"]\n')}`,
       const status = (await getObject(namespace, 'webhooks', 'legacy'))?.status as {
         topology?: Record<string, unknown>;
       };
-      assert.equal(status.topology?.version, 2);
+      assert.equal(status.topology?.version, TOPOLOGY_VERSION);
       assert.equal(status.topology?.queueType, 'classic', 'the existing queue keeps its type');
       assert.equal(
         await rabbitApi(`/exchanges/${vhost}/${encodeURIComponent(`${prefix}.return`)}`),

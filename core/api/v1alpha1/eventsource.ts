@@ -257,6 +257,19 @@ export const EventSourceStatus = z
       .string()
       .optional()
       .describe('For http sources: the in-cluster URL producers post events to.'),
+    brokerCredentials: z
+      .object({
+        user: z.string().describe("The dispatcher's RabbitMQ user on the operator's default broker."),
+        rotation: z
+          .string()
+          .optional()
+          .describe('The last value of the hookline.dev/rotate-credentials annotation carried out.'),
+        rotatedAt: z.string().optional().describe('When the password was last rotated on request.'),
+      })
+      .optional()
+      .describe(
+        "Sources on the operator's default broker: the user of their own their dispatcher connects as (its password is in the Secret hookline-broker-<name>).",
+      ),
   })
   .describe('The observed state of the EventSource.');
 export type EventSourceStatus = z.infer<typeof EventSourceStatus>;

@@ -444,7 +444,7 @@ export const WebhookStatus = z
           .min(1)
           .optional()
           .describe(
-            '2 for the topology with shared delay queues; absent when the first version of Hookline applied it.',
+            '3 for the topology with shared delay queues whose dead-letter and head queues are bound on the namespace direct exchange (2: not bound there yet); absent when the first version of Hookline applied it.',
           ),
         queueType: z.enum(['quorum', 'classic']).optional().describe("The type of the Webhook's queues."),
         head: z.boolean().optional().describe('Whether a head queue exists (Strict ordering).'),

@@ -23,6 +23,8 @@ import {
 import { brokerSecretName, dispatcherName, hashOf, ingestServiceName, SOURCE_FINALIZER } from '../names.ts';
 import { secretEntry } from '../secrets.ts';
 import { applyOwnedStatus } from '../status.ts';
+import { managementUriFor } from '../../rabbit/users.ts';
+import { ROTATE_ANNOTATION, SourceCredentials, type SourceCredential } from './credentials.ts';
 import { deleteIngest, ensureIngest } from './ingest.ts';
 import {
   brokerSecretManifests,
@@ -39,10 +41,21 @@ export class EventSourceController extends FinalizedController {
   readonly kind = 'EventSource';
 
   readonly #applied: AppliedManifests;
+  /** Each default-broker source's own broker user; none without a default broker. */
+  readonly #credentials: SourceCredentials | undefined;
 
   constructor(ctx: OperatorContext) {
     super(ctx, PLURAL, SOURCE_FINALIZER);
     this.#applied = new AppliedManifests(ctx.settings.resyncPeriod, ctx.now);
+    const { defaultBrokerUri, defaultBrokerManagementUri, resyncPeriod } = ctx.settings;
+    this.#credentials = defaultBrokerUri
+      ? new SourceCredentials({
+          managementUri: defaultBrokerManagementUri ?? managementUriFor(defaultBrokerUri),
+          caches: ctx.caches,
+          maxAgeMs: resyncPeriod,
+          now: ctx.now,
+        })
+      : undefined;
   }
 
   protected async apply(raw: RawObject, rc: ReconcileContext): Promise<Action> {
@@ -52,14 +65,15 @@ export class EventSourceController extends FinalizedController {
       return awaitChange();
     }
     const source = parsed.value;
-    const ensured = await this.#ensure(source, rc);
+    const ensured = await this.#ensure(source, raw, rc);
     const readiness = dispatcherReadiness(
       'deployment' in ensured ? ensured.deployment : this.#cachedDeployment(raw),
       source.spec.dispatcher.replicas,
     );
     // Not ready yet is no error: the Deployment's status changes, and that brings the next reconcile.
     const problem = 'reason' in ensured ? ensured : readinessProblem(readiness);
-    await this.#writeStatus(raw, rc, problem, { source, readiness });
+    const credentials = 'deployment' in ensured ? ensured.credentials : undefined;
+    await this.#writeStatus(raw, rc, problem, { source, readiness, credentials });
     if (problem?.retry) throw reportedCondition(problem.reason, problem.message);
     return awaitChange();
   }
@@ -69,7 +83,7 @@ export class EventSourceController extends FinalizedController {
   }
 
   /** Puts broker topology and children in place; answers what stands in the way, or the Deployment. */
-  async #ensure(source: EventSource, rc: ReconcileContext): Promise<NotReady | InPlace> {
+  async #ensure(source: EventSource, raw: RawObject, rc: ReconcileContext): Promise<NotReady | InPlace> {
     const { caches, settings, brokers, client } = this.ctx;
     const namespace = namespaceOf(source);
     const refs = sourceSecretRefs(source.spec);
@@ -82,14 +96,27 @@ export class EventSourceController extends FinalizedController {
     const broker = this.ctx.brokerOf.ofSource(source);
     if (!broker.ok) return { reason: broker.reason, message: broker.message, retry: false };
 
+    let credential: SourceCredential | undefined;
     try {
       const problem = await ensureIngest(await brokers.admin(broker.value.uri), source, namespace);
       if (problem) return problem;
+      if (broker.value.ref.kind === 'default' && this.#credentials) {
+        credential = await this.#credentials.ensure(raw, broker.value.uri);
+        if (credential.rotated) {
+          rc.logger.info({ user: credential.status.user }, 'Rotated the broker credential');
+          void this.ctx.recorder.normal(
+            source,
+            'RotatedCredentials',
+            `Gave broker user ${credential.status.user} a new password (${ROTATE_ANNOTATION}: ${credential.status.rotation}); the dispatcher restarts with it`,
+          );
+        }
+      }
     } catch (error) {
       if (error instanceof HooklineError)
         return { reason: error.reason, message: error.message, retry: true };
       throw error;
     }
+    const dispatcherUri = credential?.uri ?? broker.value.uri;
 
     const secretNames = new Set<string>(refs.map((ref) => ref.name));
     for (const webhook of this.#boundWebhooks(namespace, source.metadata.name))
@@ -98,10 +125,10 @@ export class EventSourceController extends FinalizedController {
       spec: source.spec,
       secrets: refs.map((ref, i) => [ref.field, ref.key, values[i]]),
       image: settings.dispatcherImage,
-      brokerUri: broker.value.uri,
+      brokerUri: dispatcherUri,
     });
     const objects = [
-      ...brokerSecretManifests(source, broker.value),
+      ...brokerSecretManifests(source, broker.value, dispatcherUri),
       ...dispatcherObjects({
         source,
         image: settings.dispatcherImage,
@@ -135,7 +162,7 @@ export class EventSourceController extends FinalizedController {
       );
     if (wrote) rc.logger.debug({ objects: objects.length, configHash }, 'Applied dispatcher objects');
     if (!deployment) throw new Error('the dispatcher objects hold no Deployment');
-    return { deployment };
+    return credential ? { deployment, credentials: credential.status } : { deployment };
   }
 
   #boundWebhooks(namespace: string, source: string): RawObject[] {
@@ -148,7 +175,11 @@ export class EventSourceController extends FinalizedController {
     raw: RawObject,
     rc: ReconcileContext,
     problem: NotReady | undefined,
-    observed?: { source: EventSource; readiness: DispatcherReadiness },
+    observed?: {
+      source: EventSource;
+      readiness: DispatcherReadiness;
+      credentials?: SourceCredential['status'] | undefined;
+    },
   ): Promise<void> {
     const bound = this.#boundWebhooks(namespaceOf(raw), raw.metadata.name).length;
     const written = await applyOwnedStatus(
@@ -179,11 +210,17 @@ export class EventSourceController extends FinalizedController {
     }
     // The spec may not be valid any more: read the broker reference loosely.
     const spec = raw.spec as
-      { rabbitmq?: unknown; broker?: { connectionSecretRef: { name: string; key: string } } } | undefined;
+      { rabbitmq?: unknown; broker?: { connectionSecretRef?: { name: string; key: string } } } | undefined;
+    // A user this operator made goes first and for good: a failure here is retried, since a
+    // user left behind could still reach the namespace's queues.
+    if (spec && !spec.rabbitmq && !spec.broker?.connectionSecretRef && this.#credentials)
+      await this.#credentials.remove(raw);
     if (spec && !spec.rabbitmq) {
       const uri = this.ctx.brokerOf.ofRef(
         namespace,
-        spec.broker ? { kind: 'secret', ...spec.broker.connectionSecretRef } : { kind: 'default' },
+        spec.broker?.connectionSecretRef
+          ? { kind: 'secret', ...spec.broker.connectionSecretRef }
+          : { kind: 'default' },
         'spec.broker',
       );
       if (uri.ok) {

@@ -1,9 +1,14 @@
 // The exchange a source's events arrive on: a rabbitmq source's own (checked, declared
 // only when it asks), or the ingest exchange and dead-letter queue Hookline declares for
-// kafka and http sources and deletes with them.
+// kafka and http sources and deletes with them (the dead-letter queue is reached through
+// a fanout exchange of its own name, never through the default exchange).
 import type { EventSource } from '../../../core/api/v1alpha1/eventsource.ts';
 import type { BrokerAdmin } from '../../../core/rabbit/broker.ts';
-import { ingestDeadLetterQueueName, ingestExchangeName } from '../../../core/rabbit/topology.ts';
+import {
+  ingestDeadLetterExchangeName,
+  ingestDeadLetterQueueName,
+  ingestExchangeName,
+} from '../../../core/rabbit/topology.ts';
 import type { NotReady } from './plan.ts';
 
 export async function ensureIngest(
@@ -13,8 +18,15 @@ export async function ensureIngest(
 ): Promise<NotReady | undefined> {
   const { rabbitmq } = source.spec;
   if (!rabbitmq) {
-    await admin.assertExchange(ingestExchangeName(namespace, source.metadata.name), 'topic');
-    await admin.assertQueue(ingestDeadLetterQueueName(namespace, source.metadata.name));
+    const name = source.metadata.name;
+    const deadLetterQueue = ingestDeadLetterQueueName(namespace, name);
+    const deadLetterExchange = ingestDeadLetterExchangeName(namespace, name);
+    await Promise.all([
+      admin.assertExchange(ingestExchangeName(namespace, name), 'topic'),
+      admin.assertQueue(deadLetterQueue),
+      admin.assertExchange(deadLetterExchange, 'fanout'),
+    ]);
+    await admin.bindQueue(deadLetterQueue, deadLetterExchange, '');
     return undefined;
   }
   const { exchange, exchangeType, declare } = rabbitmq;
@@ -40,5 +52,6 @@ export async function ensureIngest(
 /** Only the ingest exchange is Hookline's own; a RabbitMQ source's exchange is never deleted. */
 export async function deleteIngest(admin: BrokerAdmin, namespace: string, source: string): Promise<void> {
   await admin.deleteExchange(ingestExchangeName(namespace, source));
+  await admin.deleteExchange(ingestDeadLetterExchangeName(namespace, source));
   await admin.deleteQueue(ingestDeadLetterQueueName(namespace, source));
 }

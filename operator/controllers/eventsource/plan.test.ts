@@ -24,12 +24,17 @@ const broker = (ref: SourceBroker['ref']): SourceBroker => ({
 });
 
 describe('brokerSecretManifests', () => {
-  it('writes the default broker URI into a Secret the source owns, and nothing for a broker it names', () => {
-    const [secret, ...rest] = brokerSecretManifests(source, broker({ kind: 'default' }));
+  it("writes the dispatcher's own URI into a Secret the source owns, and nothing for a broker it names", () => {
+    const own = 'amqp://hookline~ns~shop:generated@127.0.0.1:5672';
+    const [secret, ...rest] = brokerSecretManifests(source, broker({ kind: 'default' }), own);
     assert.equal(rest.length, 0);
     assert.deepEqual(secret?.metadata.name, 'hookline-broker-shop');
-    assert.deepEqual(secret?.stringData, { uri: 'amqp://u:p@127.0.0.1:5672' });
-    assert.deepEqual(brokerSecretManifests(source, broker({ kind: 'secret', name: 'amqp', key: 'uri' })), []);
+    // Never the operator's own credential.
+    assert.deepEqual(secret?.stringData, { uri: own });
+    assert.deepEqual(
+      brokerSecretManifests(source, broker({ kind: 'secret', name: 'amqp', key: 'uri' }), own),
+      [],
+    );
   });
 });
 

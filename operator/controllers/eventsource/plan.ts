@@ -7,6 +7,7 @@ import type { RawObject } from '../../../core/kube/objects.ts';
 import { namespaceOf } from '../../../core/names.ts';
 import { setCondition } from '../../runtime/conditions.ts';
 import type { SourceBroker } from '../broker.ts';
+import type { CredentialStatus } from './credentials.ts';
 import { ingestEndpoint, sourceType, type Manifest } from '../dispatcher-objects.ts';
 import type { DeploymentState, DispatcherReadiness } from '../dispatcher-readiness.ts';
 import { dispatcherLabels, ownerReference } from '../names.ts';
@@ -21,6 +22,8 @@ export interface NotReady {
 /** What is in place: the dispatcher Deployment as the API server answered its apply. */
 export interface InPlace {
   deployment: DeploymentState;
+  /** The dispatcher's own user on the default broker. */
+  credentials?: CredentialStatus;
 }
 
 const PLURALS: Record<string, string> = {
@@ -49,10 +52,11 @@ export function manifestPath(manifest: Manifest): string {
 }
 
 /**
- * The Secret the dispatcher reads the default broker's URI from; none for a broker the
- * source names (the dispatcher reads the source's own Secret).
+ * The Secret the dispatcher reads the default broker's URI from, with the dispatcher's own
+ * user in it (`uri`); none for a broker the source names (the dispatcher reads the source's
+ * own Secret).
  */
-export function brokerSecretManifests(source: EventSource, broker: SourceBroker): Manifest[] {
+export function brokerSecretManifests(source: EventSource, broker: SourceBroker, uri: string): Manifest[] {
   if (broker.ref.kind !== 'default') return [];
   return [
     {
@@ -65,7 +69,7 @@ export function brokerSecretManifests(source: EventSource, broker: SourceBroker)
         ownerReferences: [ownerReference(source)],
       },
       type: 'Opaque',
-      stringData: { [broker.dispatcherSecret.key]: broker.uri },
+      stringData: { [broker.dispatcherSecret.key]: uri },
     },
   ];
 }
@@ -81,7 +85,9 @@ export function readinessProblem(readiness: DispatcherReadiness): NotReady | und
 export function desiredStatus(
   raw: RawObject,
   problem: NotReady | undefined,
-  observed: { source: EventSource; readiness: DispatcherReadiness } | undefined,
+  observed:
+    | { source: EventSource; readiness: DispatcherReadiness; credentials?: CredentialStatus | undefined }
+    | undefined,
   boundWebhooks: number,
   now: Date,
 ): Record<string, unknown> {
@@ -109,6 +115,7 @@ export function desiredStatus(
     owned.dispatcher = { replicas: readiness.replicas, readyReplicas: readiness.readyReplicas };
     const endpoint = ingestEndpoint(source);
     if (endpoint) owned.endpoint = endpoint;
+    if (observed.credentials) owned.brokerCredentials = observed.credentials;
   }
   return owned;
 }

@@ -8,6 +8,7 @@ import { namespaceOf } from '../../../core/names.ts';
 import {
   appliedRecord,
   planTopology,
+  TOPOLOGY_VERSION,
   webhookObjects,
   type AppliedTopology,
   type QueueType,
@@ -44,7 +45,11 @@ export class WebhookTopologies {
     const hash = hashOf({ record, uri: hashOf(broker.uri) });
     const last = this.#applied.get(uid);
     const now = this.#ctx.now().getTime();
-    if (last?.hash === hash && now - last.at < this.#ctx.settings.resyncPeriod && applied?.version === 2)
+    if (
+      last?.hash === hash &&
+      now - last.at < this.#ctx.settings.resyncPeriod &&
+      applied?.version === TOPOLOGY_VERSION
+    )
       return record;
 
     const admin = await this.#ctx.brokers.admin(broker.uri);
@@ -67,7 +72,9 @@ export class WebhookTopologies {
     }
     const plan = planTopology(topology, applied, { namespace, webhook: webhook.metadata.name });
     await Promise.all([
-      ...plan.bind.map(({ exchange, pattern }) => admin.bindQueue(topology.queue, exchange, pattern)),
+      ...plan.bind.map(({ exchange, pattern, queue }) =>
+        admin.bindQueue(queue ?? topology.queue, exchange, pattern),
+      ),
       ...plan.unbind.map(({ exchange, pattern }) => admin.unbindQueue(topology.queue, exchange, pattern)),
     ]);
     for (const { from, to } of plan.drain) {
