@@ -23,7 +23,7 @@ import {
 import { brokerSecretName, dispatcherName, hashOf, ingestServiceName, SOURCE_FINALIZER } from '../names.ts';
 import { secretEntry } from '../secrets.ts';
 import { applyOwnedStatus } from '../status.ts';
-import { managementUriFor } from '../../rabbit/users.ts';
+import { managementUriFor, sourceUserName } from '../../rabbit/users.ts';
 import { ROTATE_ANNOTATION, SourceCredentials, type SourceCredential } from './credentials.ts';
 import { deleteIngest, ensureIngest } from './ingest.ts';
 import {
@@ -191,6 +191,19 @@ export class EventSourceController extends FinalizedController {
     if (written) rc.wrote(written);
   }
 
+  async #removeUser(raw: RawObject, rc: ReconcileContext): Promise<void> {
+    try {
+      await this.#credentials!.remove(raw);
+    } catch (error) {
+      const waited = this.ctx.now().getTime() - Date.parse(raw.metadata.deletionTimestamp ?? '');
+      if (!(waited >= this.ctx.settings.finalizerTimeout)) throw error;
+      const user = sourceUserName(namespaceOf(raw), raw.metadata.name);
+      const message = `Gave up deleting broker user ${user} after ${Math.round(waited / 1000)} s: ${errorMessage(error)}. Delete it by hand (rabbitmqctl delete_user ${user}).`;
+      rc.logger.warn(message);
+      await this.ctx.recorder.warning(raw, 'CredentialsLeftBehind', message);
+    }
+  }
+
   /** Deletes what the operator made for the source (there may be no garbage collector). */
   protected async cleanup(raw: RawObject, rc: ReconcileContext): Promise<void> {
     const { client, brokers } = this.ctx;
@@ -211,10 +224,10 @@ export class EventSourceController extends FinalizedController {
     // The spec may not be valid any more: read the broker reference loosely.
     const spec = raw.spec as
       { rabbitmq?: unknown; broker?: { connectionSecretRef?: { name: string; key: string } } } | undefined;
-    // A user this operator made goes first and for good: a failure here is retried, since a
-    // user left behind could still reach the namespace's queues.
+    // A user this operator made goes for good: a failure here is retried (a user left behind
+    // could still reach the namespace's queues) until the finalizer's time is up.
     if (spec && !spec.rabbitmq && !spec.broker?.connectionSecretRef && this.#credentials)
-      await this.#credentials.remove(raw);
+      await this.#removeUser(raw, rc);
     if (spec && !spec.rabbitmq) {
       const uri = this.ctx.brokerOf.ofRef(
         namespace,
