@@ -36,6 +36,10 @@ import {
 } from './plan.ts';
 
 const PLURAL = 'eventsources';
+const BROKER_SECRET_FIELDS = new Set([
+  'spec.rabbitmq.connectionSecretRef',
+  'spec.broker.connectionSecretRef',
+]);
 
 export class EventSourceController extends FinalizedController {
   readonly kind = 'EventSource';
@@ -118,7 +122,11 @@ export class EventSourceController extends FinalizedController {
     }
     const dispatcherUri = credential?.uri ?? broker.value.uri;
 
-    const secretNames = new Set<string>(refs.map((ref) => ref.name));
+    // The broker URI reaches the dispatcher through its environment (the kubelet reads that
+    // Secret), never through the API: the Role names only the Secrets the dispatcher reads.
+    const secretNames = new Set<string>(
+      refs.filter((ref) => !BROKER_SECRET_FIELDS.has(ref.field)).map((ref) => ref.name),
+    );
     for (const webhook of this.#boundWebhooks(namespace, source.metadata.name))
       for (const name of secretNamesOf(webhook)) secretNames.add(name);
     const configHash = hashOf({
