@@ -7,6 +7,7 @@
 //   node bench/baseline-ingest.ts <kafkajs|platformatic> <brokers> <topic> <group> <amqp-uri> <exchange>
 import { Consumer, type Message } from '@platformatic/kafka';
 import amqp from 'amqplib';
+import '../dispatcher/ingest/kafkajs-queue.ts';
 import { Kafka, logLevel } from 'kafkajs';
 
 const [client, brokers, topic, groupId, uri, exchange] = process.argv.slice(2);

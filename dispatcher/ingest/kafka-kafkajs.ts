@@ -1,6 +1,7 @@
 // The dispatcher's Kafka interface (kafka-client.ts) on kafkajs, which is no longer
 // maintained upstream; kept next to @platformatic/kafka (kafka-platformatic.ts) as the
 // other choice of HOOKLINE_KAFKA_CLIENT.
+import './kafkajs-queue.ts';
 import { Kafka, logLevel, type Admin, type Consumer, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../core/errors.ts';

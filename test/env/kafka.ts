@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import '../../dispatcher/ingest/kafkajs-queue.ts';
 import { Kafka, logLevel } from 'kafkajs';
 import type { EnvConfig } from './config.ts';
 import type { Binaries } from './obtain.ts';
