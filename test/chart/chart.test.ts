@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse, parseAllDocuments, stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { addressPolicy } from '../../dispatcher/deliver/address-policy.ts';
 import { EventSource } from '../../core/api/v1alpha1/eventsource.ts';
 import { dispatcherObjects } from '../../operator/controllers/dispatcher-objects.ts';
@@ -21,6 +21,15 @@ import {
   waitForSourceInPlace,
 } from '../fixtures/cluster.ts';
 import { freePort } from '../fixtures/binary.ts';
+import {
+  renderChart,
+  resolvedEnv,
+  serviceAccountKubeconfig,
+  valuesFile as writeValuesFile,
+  type EnvVar,
+  type K8sObject,
+  type Rendering,
+} from '../fixtures/chart.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startProcess, type RunningProcess } from '../fixtures/process.ts';
 import { eventually } from '../fixtures/wait.ts';
@@ -30,29 +39,11 @@ const chart = path.join(repo, 'charts', 'hookline');
 const appVersion = (parse(fs.readFileSync(path.join(chart, 'Chart.yaml'), 'utf8')) as { appVersion: string })
   .appVersion;
 
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  [key: string]: unknown;
-}
-
 interface Rule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
   resourceNames?: string[];
-}
-
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: unknown };
 }
 
 interface Container {
@@ -88,38 +79,12 @@ interface Deployment extends K8sObject {
   };
 }
 
-interface Rendering {
-  objects: K8sObject[];
-  yaml: string;
-}
-
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-chart-'));
-let valuesFiles = 0;
-
-function valuesFile(values: Record<string, unknown>): string {
-  const file = path.join(tmp, `values-${++valuesFiles}.yaml`);
-  fs.writeFileSync(file, stringify(values));
-  return file;
-}
-
-async function render(
+const valuesFile = (values: Record<string, unknown>) => writeValuesFile(tmp, values);
+const render = (
   values: Record<string, unknown> = {},
-  { release = 'rel', namespace = 'hookline-system' } = {},
-): Promise<Rendering> {
-  const { stdout } = await helm([
-    'template',
-    release,
-    chart,
-    '--namespace',
-    namespace,
-    '-f',
-    valuesFile(values),
-  ]);
-  const objects = parseAllDocuments(stdout)
-    .map((document) => document.toJS() as K8sObject | null)
-    .filter((object): object is K8sObject => object !== null);
-  return { objects, yaml: stdout };
-}
+  options: { release?: string; namespace?: string } = {},
+) => renderChart(tmp, values, options);
 
 function only<T extends K8sObject = K8sObject>(rendering: Rendering, kind: string, name?: string): T {
   const found = rendering.objects.filter(
@@ -138,22 +103,6 @@ function operatorContainer(rendering: Rendering): Container {
   const container = deployment.spec.template.spec.containers.find((c) => c.name === 'operator');
   assert.ok(container, 'the Deployment has no operator container');
   return container;
-}
-
-/** The container's environment as the kubelet would give it, with the downward API resolved. */
-function resolvedEnv(container: Container, pod: { namespace: string; name: string }): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const variable of container.env) {
-    const field = variable.valueFrom?.fieldRef?.fieldPath;
-    if (field === 'metadata.namespace') env[variable.name] = pod.namespace;
-    else if (field === 'metadata.name') env[variable.name] = pod.name;
-    else if (variable.value !== undefined) env[variable.name] = variable.value;
-    else
-      assert.fail(
-        `${variable.name} comes from ${JSON.stringify(variable.valueFrom)}, which this test cannot resolve`,
-      );
-  }
-  return env;
 }
 
 /** True when some rule grants `verb` on `group`/`resource` (for `name`, when it names one). */
@@ -667,28 +616,6 @@ async function allowed(
   return review.status.allowed;
 }
 
-/** A kubeconfig that authenticates as the ServiceAccount, with a token from the TokenRequest API. */
-async function serviceAccountKubeconfig(namespace: string, name: string): Promise<string> {
-  const { stdout: token } = await kubectl(['create', 'token', name, '-n', namespace, '--duration=1h']);
-  const admin = parse(fs.readFileSync(testEnv().kubeconfig, 'utf8')) as {
-    clusters: { name: string; cluster: Record<string, string> }[];
-  };
-  const file = path.join(tmp, `kubeconfig-${namespace}`);
-  fs.writeFileSync(
-    file,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: admin.clusters,
-      users: [{ name, user: { token: token.trim() } }],
-      contexts: [{ name, context: { cluster: admin.clusters[0]!.name, user: name } }],
-      'current-context': name,
-    }),
-    { mode: 0o600 },
-  );
-  return file;
-}
-
 async function httpGet(url: string): Promise<{ status: number; body: string }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
   return { status: response.status, body: await response.text() };
@@ -831,7 +758,7 @@ describe('the Helm chart on the real kube-apiserver', () => {
         [path.join(repo, 'hookline.ts'), ...(container.args ?? [])],
         {
           PATH: process.env.PATH,
-          KUBECONFIG: await serviceAccountKubeconfig(serviceAccount.namespace, serviceAccount.name),
+          KUBECONFIG: await serviceAccountKubeconfig(tmp, serviceAccount.namespace, serviceAccount.name),
           ...env,
         },
       );
