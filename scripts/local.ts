@@ -30,7 +30,16 @@ const { values } = parseArgs({
   },
 });
 const repo = path.resolve(import.meta.dirname, '..');
-const config = envConfig();
+// The main job runs in an environment of its own (ports from LOCAL_PORT_BASE, state in the
+// cache's local/ folder), so that what the tests leave in theirs (their namespaces never
+// finish deleting, there is no garbage collector) never shows up here. HOOKLINE_ENV_PORT_BASE
+// and HOOKLINE_ENV_DIR move it, onto the tests' environment for example.
+const LOCAL_PORT_BASE = 26000;
+const config = envConfig({
+  HOOKLINE_ENV_PORT_BASE: String(LOCAL_PORT_BASE),
+  HOOKLINE_ENV_DIR: path.join(envConfig().cacheDir, 'local'),
+  ...process.env,
+});
 const base = config.ports.apiServer - 443;
 const namespace = values.namespace;
 const watchNamespace = values['watch-namespace'];

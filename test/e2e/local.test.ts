@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { envConfig } from '../env/config.ts';
 import { freshNamespace } from '../env/handles.ts';
 import { count, parseTable, rowsByName, WEBHOOK_COLUMNS } from './table.ts';
 
@@ -15,7 +16,16 @@ function runLocal(args: string[]): Promise<{ code: number; output: string }> {
     execFile(
       process.execPath,
       [path.join(repo, 'scripts/local.ts'), ...args],
-      { timeout: 240_000, maxBuffer: 16 * 1024 * 1024 },
+      {
+        timeout: 240_000,
+        maxBuffer: 16 * 1024 * 1024,
+        // On the tests' environment, which runs already, rather than an environment of its own.
+        env: {
+          ...process.env,
+          HOOKLINE_ENV_PORT_BASE: String(envConfig().ports.apiServer - 443),
+          HOOKLINE_ENV_DIR: envConfig().stateDir,
+        },
+      },
       (error, stdout, stderr) =>
         resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
     );
