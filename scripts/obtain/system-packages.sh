@@ -31,7 +31,8 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo=sudo
 fi
 
-echo "system-packages: installing ${missing[*]} from Debian's packages" >&2
+echo "system-packages: installing ${missing[*]} from Debian's packages (first run only; about 1 to 3 minutes)" >&2
+started=$(date +%s)
 # Keep the packages' own RabbitMQ and Prometheus services from starting while they install.
 policy=/usr/sbin/policy-rc.d
 placed_policy=false
@@ -52,3 +53,4 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
   $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
 fi
+echo "system-packages: installed ${missing[*]} in $(($(date +%s) - started)) s" >&2

@@ -116,13 +116,32 @@ export interface PrometheusBinaries {
 }
 
 /** Prometheus and promtool from Debian's prometheus package. */
-export async function obtainPrometheus(): Promise<PrometheusBinaries> {
+export async function obtainPrometheus(config: EnvConfig): Promise<PrometheusBinaries> {
+  await ensureSystemPackages(config);
   const remedy =
     "Install Debian's prometheus package (apt-get install prometheus), or run scripts/obtain/system-packages.sh.";
   return {
     prometheus: await requireTool('prometheus', 'prometheus', remedy),
     promtool: await requireTool('promtool', 'prometheus', remedy),
   };
+}
+
+/**
+ * What the environment needs from Debian's packages (RabbitMQ, a JDK, Maven, openssl,
+ * Prometheus), installed by scripts/obtain/system-packages.sh where the user may install
+ * packages (root, or sudo); it does nothing when none is missing.
+ */
+async function ensureSystemPackages(config: EnvConfig): Promise<void> {
+  try {
+    await runVisible('bash', [path.join(config.repoDir, 'scripts/obtain/system-packages.sh')]);
+  } catch (error) {
+    throw new EnvError(
+      'ToolMissing',
+      "Debian's packages the environment needs could not be installed (see the output above). " +
+        'Install them as it says, or run scripts/obtain/system-packages.sh as root, then retry.',
+      { cause: error },
+    );
+  }
 }
 
 function findRabbitmqServer(): string | undefined {
@@ -138,6 +157,7 @@ function findRabbitmqServer(): string | undefined {
 }
 
 export async function obtainAll(config: EnvConfig): Promise<Binaries> {
+  await ensureSystemPackages(config);
   const rabbitmqServer = findRabbitmqServer();
   if (!rabbitmqServer) {
     throw new EnvError(
