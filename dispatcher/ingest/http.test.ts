@@ -7,7 +7,13 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
-import { rawRequest, requestHead, type RawExchange } from '../../test/fixtures/raw-http.ts';
+import {
+  producerHeaders,
+  rawRequest,
+  requestHead,
+  type HeaderLines,
+  type RawExchange,
+} from '../../test/fixtures/raw-http.ts';
 import type { BrokerSession } from '../broker/session.ts';
 import type { BeforeGate } from '../gate.ts';
 import type { SecretReader } from '../secrets.ts';
@@ -24,20 +30,9 @@ interface Published {
   body: Buffer;
 }
 
-type Headers = [string, string][];
-
-/** The headers of a well-formed request with `body`, as a producer sends them. */
-function headersFor(body: string | Buffer, replace: Record<string, string | undefined> = {}): Headers {
-  const base: Record<string, string | undefined> = {
-    host: 'dispatcher',
-    authorization: `Bearer ${TOKEN}`,
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(body)),
-    connection: 'close',
-    ...replace,
-  };
-  return Object.entries(base).filter((entry): entry is [string, string] => entry[1] !== undefined);
-}
+type Headers = HeaderLines;
+const headersFor = (body: string | Buffer, replace: Record<string, string | undefined> = {}) =>
+  producerHeaders(body, TOKEN, replace);
 
 describe('HTTP ingest facing hostile requests', () => {
   let server: http.Server;

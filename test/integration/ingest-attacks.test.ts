@@ -15,7 +15,13 @@ import { installCrds } from '../fixtures/crds.ts';
 import { startDispatcher } from '../fixtures/dispatcher.ts';
 import { startOperator, type OperatorProcess } from '../fixtures/operator.ts';
 import type { RunningProcess } from '../fixtures/process.ts';
-import { rawRequest, requestHead, type RawExchange } from '../fixtures/raw-http.ts';
+import {
+  producerHeaders as headersWithToken,
+  rawRequest,
+  requestHead,
+  type HeaderLines,
+  type RawExchange,
+} from '../fixtures/raw-http.ts';
 
 const SOURCE = 'attacked';
 const TOKEN = 'attack-ingest-token-93c0e1';
@@ -27,21 +33,11 @@ const FUZZ_RUNS = Number(process.env.HOOKLINE_FUZZ_RUNS ?? 15_000);
 /** Fewer requests than this in FUZZ_MS would make the fuzz test say little. */
 const FUZZ_MIN_RUNS = 200;
 
-type Headers = [string, string][];
+type Headers = HeaderLines;
+const producerHeaders = (body: string | Buffer, replace: Record<string, string | undefined> = {}) =>
+  headersWithToken(body, TOKEN, replace);
 
 const event = (n: number | string) => `{"type":"attack.event","n":${JSON.stringify(n)}}`;
-
-function producerHeaders(body: string | Buffer, replace: Record<string, string | undefined> = {}): Headers {
-  const base: Record<string, string | undefined> = {
-    host: 'hookline-ingest',
-    authorization: `Bearer ${TOKEN}`,
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(body)),
-    connection: 'close',
-    ...replace,
-  };
-  return Object.entries(base).filter((entry): entry is [string, string] => entry[1] !== undefined);
-}
 
 const chunked = (body: string | Buffer, size = 1000): Buffer => {
   const bytes = Buffer.from(body);
