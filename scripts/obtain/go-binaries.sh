@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds the Go programs the test environment runs (kube-apiserver, kubectl, etcd, helm,
-# an OpenTelemetry Collector) from the Go module proxy into a cache directory outside the
-# repository.
+# Builds the Go programs the test environment runs (kube-apiserver, kubectl, the opt-in
+# node's programs, etcd, helm, an OpenTelemetry Collector) from the Go module proxy into a
+# cache directory outside the repository.
 #
 #   go-binaries.sh <component> <version> <output-dir>
 #
-# component: kube (kube-apiserver + kubectl), etcd, helm, otelcol.
+# component: kube (kube-apiserver + kubectl), kube-node (kube-controller-manager,
+# kube-scheduler, kubelet, kube-proxy), etcd, helm, otelcol.
 # The Go module proxy serves module sources, so each program is built from its module:
 # Kubernetes needs `replace` lines that pin its staging modules (k8s.io/api, ...) to the
 # published v0.x versions that match the release, because its own go.mod points them at
@@ -98,19 +99,38 @@ func main() {
 GO
 }
 
+kube_modules() { # kube_modules <version> <program...>: the module setup every Kubernetes program needs
+  local version="$1"
+  shift
+  go mod download k8s.io/kubernetes@"$version"
+  local gomod
+  gomod="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$version.mod"
+  local staging_version="v0.${version#v1.}"
+  for module in $(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod"); do
+    go mod edit -replace="$module=$module@$staging_version"
+  done
+  local packages=()
+  for program in "$@"; do packages+=("k8s.io/kubernetes/cmd/$program@$version"); done
+  go get "${packages[@]}"
+  git_version_flags="-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitVersion=$version"
+  git_version_flags="$git_version_flags -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2)"
+}
+
 case "$component" in
   kube)
-    go mod download k8s.io/kubernetes@"$version"
-    gomod="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$version.mod"
-    staging_version="v0.${version#v1.}"
-    for module in $(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod"); do
-      go mod edit -replace="$module=$module@$staging_version"
-    done
-    go get k8s.io/kubernetes/cmd/kube-apiserver@"$version" k8s.io/kubernetes/cmd/kubectl@"$version"
-    git_version_flags="-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitVersion=$version"
-    git_version_flags="$git_version_flags -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2)"
+    kube_modules "$version" kube-apiserver kubectl
     LDFLAGS="$git_version_flags" build "$output/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
     LDFLAGS="$git_version_flags" build "$output/kubectl" k8s.io/kubernetes/cmd/kubectl
+    ;;
+  kube-node)
+    # The opt-in node of the test environment: the controllers and scheduler a Deployment
+    # needs, a kubelet and kube-proxy. One program at a time (each build uses every core).
+    programs=(kubelet kube-controller-manager kube-scheduler kube-proxy)
+    kube_modules "$version" "${programs[@]}"
+    for program in "${programs[@]}"; do
+      [ -x "$output/$program" ] && continue
+      LDFLAGS="$git_version_flags" build "$output/$program" "k8s.io/kubernetes/cmd/$program"
+    done
     ;;
   etcd)
     go get go.etcd.io/etcd/server/v3@"$version"
@@ -140,7 +160,7 @@ case "$component" in
     build "$output/otelcol" .
     ;;
   *)
-    echo "go-binaries: unknown component '$component' (expected kube, etcd, helm or otelcol)" >&2
+    echo "go-binaries: unknown component '$component' (expected kube, kube-node, etcd, helm or otelcol)" >&2
     exit 2
     ;;
 esac

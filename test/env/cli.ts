@@ -1,6 +1,8 @@
 // `npm run env:up | env:down | env:status`: the test environment from the command line.
 import { envConfig } from './config.ts';
 import { down, status, up } from './env.ts';
+import { describeNode } from './node/cli.ts';
+import { downNode, upNode } from './node/node.ts';
 
 async function main(command: string | undefined): Promise<void> {
   const config = envConfig();
@@ -23,9 +25,14 @@ async function main(command: string | undefined): Promise<void> {
           'Stop it with: npm run env:down',
         ].join('\n'),
       );
+      // The opt-in node (kubelet, containerd, controllers) in an environment of its own.
+      if (process.argv.includes('--node') || process.env.HOOKLINE_ENV_NODE === '1') {
+        console.log(describeNode(await upNode()));
+      }
       return;
     }
     case 'down':
+      if (process.argv.includes('--node') || process.env.HOOKLINE_ENV_NODE === '1') await downNode();
       await down(config);
       console.log('Hookline test environment stopped.');
       return;

@@ -38,7 +38,7 @@ function pkiPaths(dir: string): Pki {
   };
 }
 
-async function issueCertificate(
+export async function issueCertificate(
   openssl: string,
   dir: string,
   name: string,

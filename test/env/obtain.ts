@@ -37,7 +37,7 @@ async function requireTool(tool: string, component: string, remedy: string): Pro
 
 async function buildGoProgram(
   config: EnvConfig,
-  component: 'kube' | 'etcd' | 'helm' | 'otelcol',
+  component: 'kube' | 'kube-node' | 'etcd' | 'helm' | 'otelcol',
   version: string,
   outputDir: string,
   outputs: readonly string[],
@@ -108,6 +108,62 @@ export async function obtainOtelcol(config: EnvConfig): Promise<string> {
   const dir = path.join(config.cacheDir, `otelcol-${versions.otelcol}`);
   await buildGoProgram(config, 'otelcol', versions.otelcol, dir, ['otelcol']);
   return path.join(dir, 'otelcol');
+}
+
+export interface KubeNodeBinaries {
+  controllerManager: string;
+  scheduler: string;
+  kubelet: string;
+  kubeProxy: string;
+  containerd: string;
+  ctr: string;
+}
+
+/**
+ * The opt-in node's programs (test/env/node): kube-controller-manager, kube-scheduler, the
+ * kubelet and kube-proxy built from the Go module proxy; containerd, runc, the CNI plugins,
+ * iptables and a C compiler (for the pause image) from Debian's packages.
+ */
+export async function obtainKubeNode(config: EnvConfig): Promise<KubeNodeBinaries> {
+  const packages: Record<string, string> = {
+    containerd: 'containerd',
+    ctr: 'containerd',
+    runc: 'runc',
+    '/usr/lib/cni/bridge': 'containernetworking-plugins',
+    iptables: 'iptables',
+    conntrack: 'conntrack',
+    gcc: 'gcc',
+  };
+  const missing = new Set<string>();
+  for (const [tool, pkg] of Object.entries(packages)) {
+    if (tool.startsWith('/') ? !fs.existsSync(tool) : !(await which(tool))) missing.add(pkg);
+  }
+  if (missing.size > 0) {
+    note(`installing ${[...missing].join(', ')} from Debian's packages (apt-get; once)`);
+    try {
+      await runVisible('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], {
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
+    } catch (error) {
+      throw new EnvError(
+        'ToolMissing',
+        `the node needs Debian's ${[...missing].join(', ')}: apt-get install failed (see the output above). ` +
+          'Run it as root (after apt-get update), then retry.',
+        { cause: error },
+      );
+    }
+  }
+  const dir = path.join(config.cacheDir, `kube-node-${versions.kubernetes}`);
+  const programs = ['kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'];
+  await buildGoProgram(config, 'kube-node', versions.kubernetes, dir, programs);
+  return {
+    controllerManager: path.join(dir, 'kube-controller-manager'),
+    scheduler: path.join(dir, 'kube-scheduler'),
+    kubelet: path.join(dir, 'kubelet'),
+    kubeProxy: path.join(dir, 'kube-proxy'),
+    containerd: (await which('containerd'))!,
+    ctr: (await which('ctr'))!,
+  };
 }
 
 export interface PrometheusBinaries {
