@@ -19,9 +19,19 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { envConfig, versions, type EnvConfig } from '../config.ts';
+import { readState, type EnvState } from '../env.ts';
 import { issueCertificate } from '../kube.ts';
-import { obtainAll, obtainKubeNode } from '../obtain.ts';
-import { EnvError, isAlive, run, startDaemon, stopDaemon, waitUntil } from '../process.ts';
+import { obtainAll, obtainKubeNode, type Binaries } from '../obtain.ts';
+import {
+  assertPortsFree,
+  EnvError,
+  isAlive,
+  portOpen,
+  run,
+  startDaemon,
+  stopDaemon,
+  waitUntil,
+} from '../process.ts';
 
 export const netns = 'hookline-node';
 export const nodeName = 'hookline-node';
@@ -314,8 +324,17 @@ async function ctr(state: Pick<NodeState, 'ctr' | 'containerdSocket'>, args: rea
   });
 }
 
-/** Loads an image from podman's storage (scripts/image/podman.sh) into the node's containerd. */
-export async function loadImage(state: NodeState, image: string): Promise<number> {
+/**
+ * Loads an image from podman's storage (scripts/image/podman.sh) into the node's containerd,
+ * unless containerd has it already (`id`: podman's image ID, the config digest, which the
+ * CRI plugin lists as a reference of its own). Returns the milliseconds spent, 0 when cached.
+ */
+export async function loadImage(state: NodeState, image: string, id?: string): Promise<number> {
+  if (id) {
+    const refs = (await ctr(state, ['images', 'ls', '-q'])).stdout.split('\n');
+    const digest = id.startsWith('sha256:') ? id : `sha256:${id}`;
+    if (refs.includes(image) && refs.includes(digest)) return 0;
+  }
   const started = Date.now();
   const archive = path.join(state.stateDir, `image-${process.pid}.tar`);
   try {
@@ -424,7 +443,33 @@ conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeo
 }
 
 function stateFile(config: NodeConfig): string {
-  return path.join(config.stateDir, 'state.json');
+  return path.join(config.stateDir, 'node.json');
+}
+
+/**
+ * The node environment as the test fixtures see an environment (test/env/handles.ts reads
+ * `state.json` in `$HOOKLINE_ENV_DIR`): its own control plane, and the shared environment's
+ * RabbitMQ and Kafka on loopback. A test of the node sets HOOKLINE_ENV_DIR to
+ * `nodeConfig().stateDir`, so that kubectl, helm and the API client reach the node's
+ * cluster. Pods reach the brokers through a forwarder on the host's end of the veth.
+ */
+function writeEnvState(config: NodeConfig, state: NodeState, binaries: Binaries): void {
+  const shared = readState(config.base);
+  const envState: EnvState = {
+    versions,
+    binaries,
+    kube: {
+      etcdPid: state.pids.etcd,
+      apiServerPid: state.pids.kubeApiServer,
+      server: state.server,
+      kubeconfig: state.kubeconfig,
+    },
+    rabbitmq: shared?.rabbitmq,
+    kafka: shared?.kafka,
+  };
+  const file = path.join(config.stateDir, 'state.json');
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(envState, null, 2));
+  fs.renameSync(`${file}.tmp`, file);
 }
 
 export function readNodeState(config: NodeConfig = nodeConfig()): NodeState | undefined {
@@ -501,7 +546,19 @@ export async function upNode(config: NodeConfig = nodeConfig()): Promise<NodeSta
   };
   try {
     let since = Date.now();
+    await assertPortsFree('node environment', [
+      ports.etcdClient,
+      ports.etcdPeer,
+      ports.controllerManager,
+      ports.scheduler,
+    ]);
     await ensureNetwork();
+    if (await portOpen(ports.apiServer, hostAddress)) {
+      throw new EnvError(
+        'PortInUse',
+        `node environment: ${hostAddress}:${ports.apiServer} is taken (a kube-apiserver left running?)`,
+      );
+    }
     lap('network', since);
 
     since = Date.now();
@@ -616,6 +673,7 @@ export async function upNode(config: NodeConfig = nodeConfig()): Promise<NodeSta
     timings.total = Date.now() - began;
     const ready: NodeState = { ...partial(), snapshotter, kubeconfig };
     writeState(config, ready);
+    writeEnvState(config, ready, bin);
     return ready;
   } catch (error) {
     await downNode(config);
@@ -646,6 +704,7 @@ export async function downNode(config: NodeConfig = nodeConfig()): Promise<void>
     }
     killShims(state.containerdSocket);
     fs.rmSync(stateFile(config), { force: true });
+    fs.rmSync(path.join(config.stateDir, 'state.json'), { force: true });
   }
   await unmountUnder(config.stateDir);
   await removePodNamespaces();
