@@ -14,6 +14,7 @@ import { WebhookController } from './controllers/webhook/controller.ts';
 import { BrokerResolver } from './controllers/broker.ts';
 import { amqpBrokerConnections } from '../core/rabbit/broker.ts';
 import { DelayInfrastructure } from './rabbit/delay.ts';
+import { keepSecret, SecretCache } from './secret-cache.ts';
 import {
   onDeployment,
   onPolicy,
@@ -91,8 +92,13 @@ async function lead(
     for (const key of policies) runners.policies?.enqueue(key);
   };
 
+  // A Secret named now whose contents the cache left out is read by name.
+  const fillNamed = (keys: string[]) => {
+    // Called from informer callbacks, which start after secretCache is set below.
+    for (const key of keys) secretCache.fill(key);
+  };
   caches.webhooks = hookInformer(settings, client, 'webhooks', 'Webhook', logger, (key, object, previous) => {
-    secretReferences.set('webhooks', key, object);
+    fillNamed(secretReferences.set('webhooks', key, object));
     enqueue(onWebhook(key, { object, previous }));
   });
   caches.sources = hookInformer(
@@ -102,7 +108,7 @@ async function lead(
     'EventSource',
     logger,
     (key, object, previous) => {
-      secretReferences.set('sources', key, object);
+      fillNamed(secretReferences.set('sources', key, object));
       enqueue(onSource(key, { object, previous }, listed));
     },
   );
@@ -114,14 +120,22 @@ async function lead(
     logger,
     (key, object, previous) => enqueue(onPolicy(key, { object, previous }, listed)),
   );
-  caches.secrets = new Informer<Secret>({
+  const secrets = new Informer<Secret>({
     client,
     path: collection(settings, '/api/v1', 'secrets'),
     apiVersion: 'v1',
     kind: 'Secret',
     logger,
+    transform: keepSecret((key) => secretReferences.named(key)),
     onChange: (key) => enqueue(secretReferences.onSecret(key)),
   });
+  const secretCache = new SecretCache({
+    informer: secrets,
+    client,
+    logger,
+    onFilled: (key) => enqueue(secretReferences.onSecret(key)),
+  });
+  caches.secrets = secretCache;
   caches.deployments = new Informer<KubeObject>({
     client,
     path: collection(settings, '/apis/apps/v1', 'deployments'),
@@ -155,9 +169,13 @@ async function lead(
         metrics.reconcileSeconds.observe({ kind: controller.kind }, ms / 1000);
       },
     });
-  const informers = [caches.webhooks, caches.sources, caches.policies, caches.secrets, caches.deployments];
+  const informers = [caches.webhooks, caches.sources, caches.policies, caches.deployments];
   for (const informer of informers) informer.start();
   await Promise.all(informers.map((informer) => informer.waitForSync()));
+  // Secrets last: their first list keeps the contents of those the objects just listed name.
+  informers.push(secrets);
+  secrets.start();
+  await secrets.waitForSync();
   runners.policies = runner(new CallbackPolicyController(ctx), caches.policies);
   runners.sources = runner(new EventSourceController(ctx), caches.sources);
   runners.webhooks = runner(new WebhookController(ctx), caches.webhooks);

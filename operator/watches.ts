@@ -85,14 +85,23 @@ export class SecretReferences {
   /** Secret key → the objects that name it. */
   readonly #naming = new Map<string, Set<string>>();
 
-  set(kind: 'webhooks' | 'sources', key: string, object: RawObject | undefined): void {
+  /** Whether a Hookline object names the Secret `ns/name`. */
+  named(secret: string): boolean {
+    return this.#naming.has(secret);
+  }
+
+  /** Records what `object` names now; answers the Secret keys it names. */
+  set(kind: 'webhooks' | 'sources', key: string, object: RawObject | undefined): string[] {
     const id = `${kind}:${key}`;
     for (const secret of this.#names.get(id) ?? []) {
       const naming = this.#naming.get(secret);
       naming?.delete(id);
       if (naming?.size === 0) this.#naming.delete(secret);
     }
-    if (!object) return void this.#names.delete(id);
+    if (!object) {
+      this.#names.delete(id);
+      return [];
+    }
     const namespace = split(key)[0];
     const secrets = [...new Set(secretNamesOf(object))].map((name) => `${namespace}/${name}`);
     this.#names.set(id, secrets);
@@ -101,6 +110,7 @@ export class SecretReferences {
       if (!naming) this.#naming.set(secret, (naming = new Set()));
       naming.add(id);
     }
+    return secrets;
   }
 
   /** A Secret changed: the sources and Webhooks of its namespace that name it. */

@@ -99,6 +99,20 @@ export class Informer<T extends KubeObject> {
     return new Promise((resolve) => this.#syncWaiters.push(resolve));
   }
 
+  /**
+   * Puts `object`, read by name, in the place of the cached object of its key when that one
+   * has the same resourceVersion (what the watch brings of a newer version is not replaced),
+   * through the same transform as listed objects; answers whether it did.
+   */
+  fill(object: T): boolean {
+    const stamped = this.#stamp(object);
+    const key = objectKey(stamped);
+    const cached = this.#cache.get(key);
+    if (!cached || cached.metadata.resourceVersion !== stamped.metadata.resourceVersion) return false;
+    this.#cache.set(key, stamped);
+    return true;
+  }
+
   start(): void {
     this.#loop ??= this.#run();
   }

@@ -15,7 +15,8 @@ export interface Caches {
   webhooks: Informer<RawObject>;
   sources: Informer<RawObject>;
   policies: Informer<RawObject>;
-  secrets: Informer<Secret>;
+  /** Secrets by `ns/name`: the contents of those Hookline objects name (operator/secret-cache.ts). */
+  secrets: { get(key: string): Secret | undefined };
   deployments: Informer<KubeObject & DeploymentState>;
 }
 
