@@ -191,6 +191,28 @@ describe('Informer', () => {
     });
   }
 
+  it('fills in an object read by name only over the same version it has cached', bounded, async () => {
+    const { informer, requests } = informerOf(
+      [{ items: [object('a', '1'), object('b', '1')], resourceVersion: '10' }],
+      [{ events: [], then: 'silence' }],
+    );
+    informer.start();
+    await requests(2);
+    const read = (name: string, resourceVersion: string) => ({
+      ...object(name, resourceVersion),
+      data: { read: 'by name' },
+    });
+    assert.equal(informer.fill(read('a', '1')), true);
+    assert.equal(informer.fill(read('b', '2')), false, "a newer version is the watch's to bring");
+    assert.equal(informer.fill(read('z', '1')), false, 'an object not cached stays out');
+    const cached = (name: string) => (informer.get(`shop/${name}`) as { data?: unknown } | undefined)?.data;
+    assert.deepEqual(
+      [cached('a'), cached('b'), informer.get('shop/z')],
+      [{ read: 'by name' }, undefined, undefined],
+    );
+    await informer.stop();
+  });
+
   it('tells each change with the object it replaced, and caches no managedFields', bounded, async () => {
     const withFields = (name: string, resourceVersion: string): Item => ({
       metadata: { ...object(name, resourceVersion).metadata, managedFields: [{ manager: 'kubectl' }] },
