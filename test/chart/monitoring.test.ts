@@ -8,24 +8,14 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { freshNamespace, helm, kubectl } from '../env/handles.ts';
+import type { K8sObject as RenderedObject } from '../fixtures/chart.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 const chart = path.join(repo, 'charts', 'hookline');
 const alertsFile = fs.readFileSync(path.join(chart, 'files', 'alerts.yaml'), 'utf8');
 const dashboardFile = fs.readFileSync(path.join(chart, 'files', 'dashboard.json'), 'utf8');
 
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: unknown;
-  data?: Record<string, string>;
-}
+type K8sObject = RenderedObject & { spec?: unknown; data?: Record<string, string> };
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-monitoring-'));
 let valuesFiles = 0;
