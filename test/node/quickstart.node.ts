@@ -21,6 +21,7 @@ import { envConfig } from '../env/config.ts';
 import { down, up } from '../env/env.ts';
 import {
   downNode,
+  nodeHealthy,
   hostAddress,
   loadImage,
   nodeConfig,
@@ -130,7 +131,8 @@ const closers: (() => Promise<unknown>)[] = [];
 before(async () => {
   const shared = await up(sharedConfig);
   startedShared = shared.started;
-  startedNode = !readNodeState(config);
+  const previous = readNodeState(config);
+  startedNode = !(previous && (await nodeHealthy(previous)));
   node = await upNode(config);
 });
 
@@ -287,7 +289,9 @@ describe('Hookline on a node: the chart, the image, the quickstart', () => {
       intervalMs: 20,
     });
     t.diagnostic(
-      `dispatcher pod: Ready to first delivery ${seconds(Date.now() - readyAt(dispatcherPod!)!)}, post to first delivery ${seconds(Date.now() - posted)}`,
+      `dispatcher pod: created to first delivery ${seconds(Date.now() - Date.parse(dispatcherPod!.metadata.creationTimestamp))} ` +
+        `(Ready to first delivery ${seconds(Date.now() - readyAt(dispatcherPod!)!)}; post to first delivery ${seconds(Date.now() - posted)}; ` +
+        'events posted once the pod was Ready)',
     );
     const delivered = (expected: Record<string, number>) =>
       eventually(

@@ -88,6 +88,45 @@ export interface NodeState {
   snapshotter: string;
   stateDir: string;
   timings: Record<string, number>;
+  /** The machine's kernel settings the kubelet changes at start, as they were: restored by downNode. */
+  kernelTunables?: Record<string, string>;
+}
+
+/**
+ * The kernel settings a kubelet sets at start (protectKernelDefaults: false; true would
+ * refuse to start where they differ). They are the machine's, not the node namespace's:
+ * upNode records them and downNode puts them back.
+ */
+const kernelTunables = [
+  'vm/overcommit_memory',
+  'vm/panic_on_oom',
+  'kernel/panic',
+  'kernel/panic_on_oops',
+  'kernel/keys/root_maxkeys',
+  'kernel/keys/root_maxbytes',
+];
+
+function readKernelTunables(): Record<string, string> {
+  return Object.fromEntries(
+    kernelTunables.flatMap((name) => {
+      try {
+        return [[name, fs.readFileSync(`/proc/sys/${name}`, 'utf8').trim()]];
+      } catch {
+        return [];
+      }
+    }),
+  );
+}
+
+function restoreKernelTunables(saved: Record<string, string>): void {
+  for (const [name, value] of Object.entries(saved)) {
+    try {
+      if (fs.readFileSync(`/proc/sys/${name}`, 'utf8').trim() !== value)
+        fs.writeFileSync(`/proc/sys/${name}`, value);
+    } catch (error) {
+      note(`could not restore ${name.replaceAll('/', '.')}=${value}: ${String(error)}`);
+    }
+  }
 }
 
 const daemons = [
@@ -524,7 +563,9 @@ export async function upNode(config: NodeConfig = nodeConfig()): Promise<NodeSta
   const pids: Partial<Record<Daemon, number>> = {};
   const log = (name: string) => path.join(stateDir, `${name}.log`);
   const server = `https://${hostAddress}:${ports.apiServer}`;
+  const saved: Pick<NodeState, 'kernelTunables'> = {};
   const partial = (): NodeState => ({
+    ...saved,
     versions,
     pids: pids as Record<Daemon, number>,
     server,
@@ -641,6 +682,8 @@ export async function upNode(config: NodeConfig = nodeConfig()): Promise<NodeSta
     lap('containerd', since);
 
     since = Date.now();
+    saved.kernelTunables = readKernelTunables();
+    writeState(config, partial());
     const kubeletDir = path.join(stateDir, 'kubelet');
     fs.mkdirSync(kubeletDir, { recursive: true });
     const podLogs = path.join(stateDir, 'pod-logs');
@@ -703,6 +746,7 @@ export async function downNode(config: NodeConfig = nodeConfig()): Promise<void>
       await stopDaemon(state.pids[daemon]);
     }
     killShims(state.containerdSocket);
+    if (state.kernelTunables) restoreKernelTunables(state.kernelTunables);
     fs.rmSync(stateFile(config), { force: true });
     fs.rmSync(path.join(config.stateDir, 'state.json'), { force: true });
   }
