@@ -318,6 +318,7 @@ state = "${dir}/state"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "${dir}/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${cniConfDir}"
@@ -752,6 +753,7 @@ export async function downNode(config: NodeConfig = nodeConfig()): Promise<void>
   }
   await unmountUnder(config.stateDir);
   await removePodNamespaces();
+  removeHostLeftovers(config.stateDir);
   await removeNetwork().catch((error: unknown) => note(`could not remove the network: ${String(error)}`));
 }
 
@@ -796,6 +798,41 @@ function killShims(socket: string): void {
         // already gone
       }
     }
+  }
+}
+
+/**
+ * What the kubelet and containerd keep in fixed places on the machine, whatever their
+ * configuration: the kubelet's links in /var/log/containers to the node's pod logs, its
+ * device-plugin socket, and the CNI results cached in /var/lib/cni for the node's network.
+ */
+function removeHostLeftovers(stateDir: string): void {
+  const remove = (file: string) => fs.rmSync(file, { force: true });
+  const list = (dir: string) => {
+    try {
+      return fs.readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  for (const name of list('/var/log/containers')) {
+    const link = path.join('/var/log/containers', name);
+    try {
+      if (fs.readlinkSync(link).startsWith(`${stateDir}/`)) remove(link);
+    } catch {
+      // not a link
+    }
+  }
+  const results = '/var/lib/cni/results';
+  for (const name of list(results)) {
+    const id = /^hookline-pods-([0-9a-f]+)-eth0$/.exec(name)?.[1];
+    if (!id) continue;
+    remove(path.join(results, name));
+    remove(path.join(results, `cni-loopback-${id}-lo`));
+  }
+  remove('/var/lib/kubelet/device-plugins/kubelet.sock');
+  for (const dir of ['/var/lib/kubelet/device-plugins', '/var/lib/kubelet']) {
+    if (list(dir).length === 0) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
