@@ -122,7 +122,7 @@ export interface KubeNodeBinaries {
 /**
  * The opt-in node's programs (test/env/node): kube-controller-manager, kube-scheduler, the
  * kubelet and kube-proxy built from the Go module proxy; containerd, runc, the CNI plugins,
- * iptables and a C compiler (for the pause image) from Debian's packages.
+ * iptables and a C compiler with libc6-dev (for the pause image) from Debian's packages.
  */
 export async function obtainKubeNode(config: EnvConfig): Promise<KubeNodeBinaries> {
   const packages: Record<string, string> = {
@@ -133,6 +133,8 @@ export async function obtainKubeNode(config: EnvConfig): Promise<KubeNodeBinarie
     iptables: 'iptables',
     conntrack: 'conntrack',
     gcc: 'gcc',
+    // pause.c is linked statically: libc.a and the headers.
+    '/usr/include/signal.h': 'libc6-dev',
   };
   const missing = new Set<string>();
   for (const [tool, pkg] of Object.entries(packages)) {
@@ -140,9 +142,14 @@ export async function obtainKubeNode(config: EnvConfig): Promise<KubeNodeBinarie
   }
   if (missing.size > 0) {
     note(`installing ${[...missing].join(', ')} from Debian's packages (apt-get; once)`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const install = () =>
+      runVisible('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
     try {
-      await runVisible('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], {
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      // A new machine's package lists may be missing or old: refresh them once if needed.
+      await install().catch(async () => {
+        await runVisible('apt-get', ['update', '-q'], { env });
+        await install();
       });
     } catch (error) {
       throw new EnvError(
