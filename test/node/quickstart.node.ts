@@ -265,6 +265,9 @@ describe('Hookline on a node: the chart, the image, the quickstart', () => {
     ).items;
     assert.equal(services.length, 1, 'one Service, the http source');
     const ingest = `http://${services[0]!.spec.clusterIP}/v1/events`;
+    t.diagnostic(
+      `events go to the http source's Service ${services[0]!.metadata.name} (${ingest}, kube-proxy's iptables rules)`,
+    );
 
     const post = async (event: Record<string, unknown>) => {
       const response = await fetch(ingest, {
