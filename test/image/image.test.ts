@@ -32,7 +32,7 @@ import {
 } from '../fixtures/container.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { dispatcherDeployment } from '../fixtures/dispatcher.ts';
-import { exampleManifests } from '../fixtures/examples.ts';
+import { exampleManifests, trustQuickstartKeys } from '../fixtures/examples.ts';
 import { verifyStandardWebhooks } from '../fixtures/verifiers.ts';
 import { eventually } from '../fixtures/wait.ts';
 
@@ -310,23 +310,7 @@ describe('the operator and a dispatcher in containers of the image', () => {
     await apply(work, manifests);
     await waitForReady(work, 'webhooks', 'orders', 'True', undefined, 60_000);
     await waitForReady(work, 'webhooks', 'audit', 'True', undefined, 60_000);
-    const secretEntry = async (name: string, key: string) => {
-      const secret = await testClient().find<{ data?: Record<string, string> }>(
-        `/api/v1/namespaces/${work}/secrets/${name}`,
-      );
-      const value = secret?.data?.[key];
-      return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-    };
-    counting.setKey('/hooks/orders', {
-      scheme: 'standard-webhooks',
-      key: await eventually('the generated Secret orders-signing', () =>
-        secretEntry('orders-signing', 'secret'),
-      ),
-    });
-    counting.setKey('/hooks/audit', {
-      scheme: 'hmac-sha256',
-      key: (await secretEntry('audit-hmac', 'secret'))!,
-    });
+    await trustQuickstartKeys(counting, work);
 
     // The dispatcher: exactly the Deployment the operator wrote, with its own ServiceAccount.
     const deployment = await dispatcherDeployment(work, 'shop');

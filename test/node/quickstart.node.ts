@@ -40,7 +40,7 @@ const { chartDir, valuesFile } = await import('../fixtures/chart.ts');
 const { getObject, secretManifest, testClient, waitForReady } = await import('../fixtures/cluster.ts');
 const { buildImage } = await import('../fixtures/container.ts');
 const { installCrds } = await import('../fixtures/crds.ts');
-const { exampleManifests } = await import('../fixtures/examples.ts');
+const { exampleManifests, trustQuickstartKeys } = await import('../fixtures/examples.ts');
 const { eventually } = await import('../fixtures/wait.ts');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-node-'));
@@ -235,23 +235,7 @@ describe('Hookline on a node: the chart, the image, the quickstart', () => {
     await kubectl(['apply', '-n', work, '-f', exampleFile]);
     await waitForReady(work, 'webhooks', 'orders', 'True', undefined, 120_000);
     await waitForReady(work, 'webhooks', 'audit', 'True', undefined, 120_000);
-    const secretEntry = async (name: string, key: string) => {
-      const secret = await testClient().find<{ data?: Record<string, string> }>(
-        `/api/v1/namespaces/${work}/secrets/${name}`,
-      );
-      const value = secret?.data?.[key];
-      return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-    };
-    receiver.setKey('/hooks/orders', {
-      scheme: 'standard-webhooks',
-      key: await eventually('the generated Secret orders-signing', () =>
-        secretEntry('orders-signing', 'secret'),
-      ),
-    });
-    receiver.setKey('/hooks/audit', {
-      scheme: 'hmac-sha256',
-      key: (await secretEntry('audit-hmac', 'secret'))!,
-    });
+    await trustQuickstartKeys(receiver, work);
 
     // The dispatcher Deployment the operator wrote, its pod Ready on the node.
     const dispatcherSelector = 'app.kubernetes.io/name=hookline-dispatcher';
