@@ -3,6 +3,7 @@
 // (a broker URI holds a password).
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { brokerUriProblem } from './rabbit/connection.ts';
 
 /** A comma-separated list. */
 export const commaList = z
@@ -16,6 +17,12 @@ export const commaList = z
   );
 
 export const booleanText = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** A broker's AMQP URI, or the URIs of a RabbitMQ cluster's nodes separated by commas. */
+export const brokerUri = z.string().superRefine((value, ctx) => {
+  const problem = brokerUriProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info');
 

@@ -1,12 +1,12 @@
 // Dispatcher settings, from flags, then the environment the operator's Deployment sets.
 import { z } from 'zod';
-import { booleanText, commaList, loadSettings, logLevel } from '../core/flags.ts';
+import { booleanText, brokerUri, commaList, loadSettings, logLevel } from '../core/flags.ts';
 import { DEFAULT_SERVER_LIMITS } from './server.ts';
 
 export const DispatcherSettings = z.object({
   namespace: z.string().min(1),
   source: z.string().min(1),
-  brokerUri: z.string().regex(/^amqps?:\/\//, { message: 'must be an amqp:// or amqps:// URI' }),
+  brokerUri,
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   allowedCidrs: commaList,
   allowHttpUrls: booleanText.default(false),

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from '../core/api/v1alpha1/duration.ts';
-import { booleanText, commaList, loadSettings as load, logLevel } from '../core/flags.ts';
+import { booleanText, brokerUri, commaList, loadSettings as load, logLevel } from '../core/flags.ts';
 
 const durationMs = z.string().transform((value, ctx) => {
   const ms = parseDuration(value);
@@ -18,10 +18,8 @@ export const Settings = z.object({
   /** Watch one namespace only (a namespace-scoped install); all namespaces when unset. */
   watchNamespace: z.string().min(1).optional(),
   identity: z.string().min(1),
-  defaultBrokerUri: z
-    .string()
-    .regex(/^amqps?:\/\//, { message: 'must be an amqp:// or amqps:// URI' })
-    .optional(),
+  /** The default broker: an AMQP URI, or the URIs of a cluster's nodes separated by commas. */
+  defaultBrokerUri: brokerUri.optional(),
   /**
    * The default broker's management API (http[s]://user:password@host:port), where the
    * operator creates each dispatcher's own user. Unset: the default broker's host and

@@ -74,4 +74,23 @@ describe('credentials in URIs', () => {
     assert.equal(managementUriFor('amqp://admin:s3cret@rabbit:5672/v'), 'http://admin:s3cret@rabbit:15672/');
     assert.equal(managementUriFor('amqps://admin:s3cret@rabbit:5671'), 'https://admin:s3cret@rabbit:15671/');
   });
+  it('puts the credentials in every node of a cluster and finds the management API of each node', () => {
+    const cluster = 'amqp://admin:s3cret@rabbit-0:5672/v,amqp://admin:s3cret@rabbit-1:5672/v';
+    const uri = userUri(cluster, 'hookline~shop~anchor', 'pw');
+    assert.equal(
+      uri,
+      'amqp://hookline~shop~anchor:pw@rabbit-0:5672/v,amqp://hookline~shop~anchor:pw@rabbit-1:5672/v',
+    );
+    assert.deepEqual(credentialsOf(uri), { user: 'hookline~shop~anchor', password: 'pw' });
+    assert.equal(vhostOf(uri), 'v');
+    assert.ok(sameBroker(uri, cluster));
+    assert.ok(
+      !sameBroker(uri, 'amqp://admin:s3cret@rabbit-0:5672/v'),
+      'a node less is another broker setting',
+    );
+    assert.equal(
+      managementUriFor(cluster),
+      'http://admin:s3cret@rabbit-0:15672/,http://admin:s3cret@rabbit-1:15672/',
+    );
+  });
 });

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { request } from 'undici';
 import { HooklineError, errorMessage } from '../../core/errors.ts';
-import { redactUri } from '../../core/rabbit/connection.ts';
+import { brokerNodes, redactUri, uriList } from '../../core/rabbit/connection.ts';
 
 export interface Permissions {
   configure: string;
@@ -41,18 +41,25 @@ export function generatePassword(): string {
   return crypto.randomBytes(32).toString('base64url');
 }
 
-/** The AMQP URI a dispatcher connects with: the default broker's, with the user's credentials. */
+/**
+ * The AMQP URI a dispatcher connects with: the default broker's, with the user's credentials
+ * (in each node's URI, for a cluster).
+ */
 export function userUri(brokerUri: string, user: string, password: string): string {
-  const url = new URL(brokerUri);
-  url.username = encodeURIComponent(user);
-  url.password = encodeURIComponent(password);
-  return url.toString();
+  return brokerNodes(brokerUri)
+    .map((node) => {
+      const url = new URL(node);
+      url.username = encodeURIComponent(user);
+      url.password = encodeURIComponent(password);
+      return url.toString();
+    })
+    .join(',');
 }
 
-/** The user and password of an AMQP URI, if it has them. */
+/** The user and password of an AMQP URI (its first node's, for a cluster), if it has them. */
 export function credentialsOf(uri: string): { user: string; password: string } | undefined {
   try {
-    const url = new URL(uri);
+    const url = new URL(brokerNodes(uri)[0]!);
     if (!url.username || !url.password) return undefined;
     return { user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
   } catch {
@@ -60,11 +67,17 @@ export function credentialsOf(uri: string): { user: string; password: string } |
   }
 }
 
-/** Whether two AMQP URIs name the same broker and vhost, whatever their credentials. */
+/** Whether two AMQP URIs name the same nodes and vhost, in the same order, whatever their credentials. */
 export function sameBroker(a: string, b: string): boolean {
   try {
-    const [x, y] = [new URL(a), new URL(b)];
-    return x.protocol === y.protocol && x.host === y.host && x.pathname === y.pathname;
+    const where = (uri: string) =>
+      brokerNodes(uri)
+        .map((node) => {
+          const url = new URL(node);
+          return `${url.protocol}//${url.host}${url.pathname}`;
+        })
+        .join(',');
+    return where(a) === where(b);
   } catch {
     return false;
   }
@@ -72,39 +85,56 @@ export function sameBroker(a: string, b: string): boolean {
 
 /** The vhost an AMQP URI names: its path, `/` when it has none. */
 export function vhostOf(uri: string): string {
-  const path = new URL(uri).pathname;
+  const path = new URL(brokerNodes(uri)[0]!).pathname;
   return path === '' || path === '/' ? '/' : decodeURIComponent(path.slice(1));
 }
 
 /**
  * The management API's URL for an AMQP URI: the same host and credentials, on the
- * management plugin's default port (15672, or 15671 over TLS).
+ * management plugin's default port (15672, or 15671 over TLS); for a cluster, one per node,
+ * separated by commas.
  */
 export function managementUriFor(brokerUri: string): string {
-  const amqpUrl = new URL(brokerUri);
-  const tls = amqpUrl.protocol === 'amqps:';
-  const url = new URL(`${tls ? 'https' : 'http'}://${amqpUrl.hostname}:${tls ? 15671 : 15672}/`);
-  url.username = amqpUrl.username || 'guest';
-  url.password = amqpUrl.password || 'guest';
-  return url.toString();
+  return brokerNodes(brokerUri)
+    .map((node) => {
+      const amqpUrl = new URL(node);
+      const tls = amqpUrl.protocol === 'amqps:';
+      const url = new URL(`${tls ? 'https' : 'http'}://${amqpUrl.hostname}:${tls ? 15671 : 15672}/`);
+      url.username = amqpUrl.username || 'guest';
+      url.password = amqpUrl.password || 'guest';
+      return url.toString();
+    })
+    .join(',');
 }
 
 const TIMEOUT_MS = 10_000;
 
+interface ManagementNode {
+  base: string;
+  authorization: string;
+  label: string;
+}
+
+/**
+ * The management API of the default broker: one URL, or one per node of a cluster separated
+ * by commas, tried in turn from the one that last answered (users are the cluster's, so any
+ * node will do).
+ */
 export class BrokerUsers {
-  readonly #base: string;
-  readonly #authorization: string;
-  readonly #label: string;
+  readonly #nodes: ManagementNode[];
+  #current = 0;
 
   constructor(managementUri: string) {
-    const url = new URL(managementUri);
-    this.#authorization = `Basic ${Buffer.from(
-      `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
-    ).toString('base64')}`;
-    this.#label = redactUri(managementUri);
-    url.username = '';
-    url.password = '';
-    this.#base = url.toString().replace(/\/+$/, '');
+    this.#nodes = uriList(managementUri).map((node) => {
+      const url = new URL(node);
+      const authorization = `Basic ${Buffer.from(
+        `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
+      ).toString('base64')}`;
+      const label = redactUri(node);
+      url.username = '';
+      url.password = '';
+      return { base: url.toString().replace(/\/+$/, ''), authorization, label };
+    });
   }
 
   /** Creates the user, or sets its password; it gets no tags (no management access). */
@@ -129,29 +159,35 @@ export class BrokerUsers {
     tolerated: number[] = [],
   ): Promise<void> {
     const operation = `${method} ${path.replace(/\/api\/(\w+)\/.*/, '/api/$1/…')}`;
-    let status: number;
-    let text: string;
-    try {
-      const response = await request(`${this.#base}${path}`, {
-        method,
-        headers: { authorization: this.#authorization, 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        headersTimeout: TIMEOUT_MS,
-        bodyTimeout: TIMEOUT_MS,
-      });
-      status = response.statusCode;
-      text = await response.body.text();
-    } catch (error) {
+    const failures: string[] = [];
+    for (let tried = 0; tried < this.#nodes.length; tried++) {
+      const node = this.#nodes[this.#current]!;
+      let status: number;
+      let text: string;
+      try {
+        const response = await request(`${node.base}${path}`, {
+          method,
+          headers: { authorization: node.authorization, 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          headersTimeout: TIMEOUT_MS,
+          bodyTimeout: TIMEOUT_MS,
+        });
+        status = response.statusCode;
+        text = await response.body.text();
+      } catch (error) {
+        failures.push(`${node.label}: ${errorMessage(error)}`);
+        this.#current = (this.#current + 1) % this.#nodes.length;
+        continue;
+      }
+      if ((status >= 200 && status < 300) || tolerated.includes(status)) return;
       throw new HooklineError(
-        'BrokerManagementUnreachable',
-        `cannot reach RabbitMQ's management API at ${this.#label}: ${errorMessage(error)}`,
-        error,
+        'BrokerManagementRefused',
+        `RabbitMQ's management API at ${node.label} answered ${status} to ${operation}: ${text.slice(0, 200)}`,
       );
     }
-    if ((status >= 200 && status < 300) || tolerated.includes(status)) return;
     throw new HooklineError(
-      'BrokerManagementRefused',
-      `RabbitMQ's management API at ${this.#label} answered ${status} to ${operation}: ${text.slice(0, 200)}`,
+      'BrokerManagementUnreachable',
+      `cannot reach RabbitMQ's management API at ${failures.join('; ')}`,
     );
   }
 }
