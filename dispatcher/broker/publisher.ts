@@ -1,6 +1,10 @@
 // The session's publishing face: one confirm channel per connection, every message
 // persistent and confirmed; a mandatory one the broker returned, or one sent to an exchange
-// that does not exist, fails with Unroutable.
+// that does not exist, fails with Unroutable. A nack retires the channel: the next message
+// goes on a fresh one. On a RabbitMQ cluster a channel that began publishing to quorum queues
+// while their leader's node was being lost can go on nacking every message long after new
+// leaders were elected (measured: over 60 s, by test/cluster/rabbitmq-cluster.test.ts); a
+// fresh channel finds the queues' current leaders.
 import type amqp from 'amqplib';
 import { PUBLISH_MARK, Unroutable, type MessageProperties, type PublishOptions } from './contract.ts';
 
@@ -46,10 +50,26 @@ export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): Con
     return channel;
   }
 
+  let opening: Promise<amqp.ConfirmChannel> | undefined;
+
   async function confirmChannel(): Promise<amqp.ConfirmChannel> {
-    const c = await current();
-    publisher ??= await openPublisher(c);
-    return publisher;
+    if (publisher) return publisher;
+    opening ??= current()
+      .then(openPublisher)
+      .then((channel) => (publisher = channel))
+      .finally(() => (opening = undefined));
+    return opening;
+  }
+
+  /** New messages go on a fresh channel; this one closes once its outstanding confirms arrived. */
+  function retire(channel: amqp.ConfirmChannel): void {
+    if (publisher !== channel) return;
+    publisher = undefined;
+    void channel
+      .waitForConfirms()
+      .catch(() => undefined)
+      .then(() => channel.close())
+      .catch(() => undefined);
   }
 
   /** The error a refused publish fails with: Unroutable when its exchange does not exist. */
@@ -74,8 +94,11 @@ export function confirmPublisher(current: () => Promise<amqp.ChannelModel>): Con
         send(channel, options, (error) => {
           // RabbitMQ sends a mandatory message's basic.return before its confirm.
           const wasReturned = mark !== undefined && returned.delete(mark);
-          if (error) reject(refusal(error, target));
-          else if (wasReturned) reject(new Unroutable(`the broker could not route the message to ${target}`));
+          if (error) {
+            retire(channel);
+            reject(refusal(error, target));
+          } else if (wasReturned)
+            reject(new Unroutable(`the broker could not route the message to ${target}`));
           else resolve();
         });
       } catch (error) {
