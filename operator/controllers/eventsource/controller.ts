@@ -102,7 +102,12 @@ export class EventSourceController extends FinalizedController {
 
     let credential: SourceCredential | undefined;
     try {
-      const problem = await ensureIngest(await brokers.admin(broker.value.uri), source, namespace);
+      const problem = await ensureIngest(
+        await brokers.admin(broker.value.uri),
+        source,
+        namespace,
+        broker.value.queueType,
+      );
       if (problem) return problem;
       if (broker.value.ref.kind === 'default' && this.#credentials) {
         credential = await this.#credentials.ensure(raw, broker.value.uri);

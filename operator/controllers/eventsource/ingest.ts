@@ -1,13 +1,16 @@
 // The exchange a source's events arrive on: a rabbitmq source's own (checked, declared
 // only when it asks), or the ingest exchange and dead-letter queue Hookline declares for
 // kafka and http sources and deletes with them (the dead-letter queue is reached through
-// a fanout exchange of its own name, never through the default exchange).
+// a fanout exchange of its own name, never through the default exchange; it is of the
+// source's queue type, so that on a cluster it outlives the loss of a node).
 import type { EventSource } from '../../../core/api/v1alpha1/eventsource.ts';
 import type { BrokerAdmin } from '../../../core/rabbit/broker.ts';
 import {
   ingestDeadLetterExchangeName,
   ingestDeadLetterQueueName,
   ingestExchangeName,
+  queueArguments,
+  type QueueType,
 } from '../../../core/rabbit/topology.ts';
 import type { NotReady } from './plan.ts';
 
@@ -15,6 +18,7 @@ export async function ensureIngest(
   admin: BrokerAdmin,
   source: EventSource,
   namespace: string,
+  queueType: QueueType,
 ): Promise<NotReady | undefined> {
   const { rabbitmq } = source.spec;
   if (!rabbitmq) {
@@ -23,7 +27,7 @@ export async function ensureIngest(
     const deadLetterExchange = ingestDeadLetterExchangeName(namespace, name);
     await Promise.all([
       admin.assertExchange(ingestExchangeName(namespace, name), 'topic'),
-      admin.assertQueue(deadLetterQueue),
+      admin.assertQueue(deadLetterQueue, queueArguments(queueType)),
       admin.assertExchange(deadLetterExchange, 'fanout'),
     ]);
     await admin.bindQueue(deadLetterQueue, deadLetterExchange, '');
