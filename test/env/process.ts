@@ -82,6 +82,12 @@ export async function stopDaemon(pid: number | undefined, graceMs = 15_000): Pro
   }
 }
 
+/** SIGKILL to the daemon's process group, as `kill -9` would; resolves once it is gone. */
+export async function killDaemon(pid: number): Promise<void> {
+  signalGroup(pid, 'SIGKILL');
+  while (isAlive(pid)) await sleep(50);
+}
+
 export function tail(file: string, lines = 25): string {
   try {
     return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');

@@ -16,19 +16,41 @@ export interface RabbitState {
   password: string;
 }
 
-const user = 'guest';
-const password = 'guest';
+export const user = 'guest';
+export const password = 'guest';
 
-function rabbitEnvironment(config: EnvConfig): NodeJS.ProcessEnv {
-  const dir = path.join(config.stateDir, 'rabbitmq');
+/** Where one node keeps its files and which name and ports it has. */
+export interface RabbitNode {
+  dir: string;
+  name: string;
+  amqp: number;
+  management: number;
+  dist: number;
+  epmd: number;
+}
+
+function singleNode(config: EnvConfig): RabbitNode {
+  const { ports } = config;
+  return {
+    dir: path.join(config.stateDir, 'rabbitmq'),
+    name: 'hookline@localhost',
+    amqp: ports.amqp,
+    management: ports.rabbitManagement,
+    dist: ports.rabbitDist,
+    epmd: ports.epmd,
+  };
+}
+
+export function nodeEnvironment(node: RabbitNode): NodeJS.ProcessEnv {
+  const { dir } = node;
   return {
     ...process.env,
     HOME: dir,
-    RABBITMQ_NODENAME: 'hookline@localhost',
+    RABBITMQ_NODENAME: node.name,
     RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-    RABBITMQ_NODE_PORT: String(config.ports.amqp),
-    RABBITMQ_DIST_PORT: String(config.ports.rabbitDist),
-    ERL_EPMD_PORT: String(config.ports.epmd),
+    RABBITMQ_NODE_PORT: String(node.amqp),
+    RABBITMQ_DIST_PORT: String(node.dist),
+    ERL_EPMD_PORT: String(node.epmd),
     RABBITMQ_CONF_ENV_FILE: path.join(dir, 'rabbitmq-env.conf'),
     RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq.conf'),
     RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, 'advanced.config'),
@@ -40,17 +62,18 @@ function rabbitEnvironment(config: EnvConfig): NodeJS.ProcessEnv {
   };
 }
 
-function writeConfiguration(config: EnvConfig): void {
-  const dir = path.join(config.stateDir, 'rabbitmq');
+/** A fresh data directory and configuration for `node`. */
+export function writeNodeConfiguration(node: RabbitNode): void {
+  const { dir } = node;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.join(dir, 'log'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'rabbitmq-env.conf'), '');
   fs.writeFileSync(
     path.join(dir, 'rabbitmq.conf'),
     [
-      `listeners.tcp.default = 127.0.0.1:${config.ports.amqp}`,
+      `listeners.tcp.default = 127.0.0.1:${node.amqp}`,
       `management.tcp.ip = 127.0.0.1`,
-      `management.tcp.port = ${config.ports.rabbitManagement}`,
+      `management.tcp.port = ${node.management}`,
       `default_user = ${user}`,
       `default_pass = ${password}`,
       'log.console = true',
@@ -63,11 +86,11 @@ function writeConfiguration(config: EnvConfig): void {
   fs.writeFileSync(path.join(dir, '.erlang.cookie'), 'HOOKLINETESTCOOKIE', { mode: 0o400 });
 }
 
-function authorization(): string {
+export function authorization(): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 }
 
-async function managementReady(managementUrl: string): Promise<boolean> {
+export async function managementReady(managementUrl: string): Promise<boolean> {
   const response = await fetch(`${managementUrl}/api/overview`, {
     headers: { authorization: authorization() },
     signal: AbortSignal.timeout(2000),
@@ -86,8 +109,9 @@ export async function rabbitHealthy(state: RabbitState, config: EnvConfig): Prom
 export async function startRabbit(config: EnvConfig, bin: Binaries): Promise<RabbitState> {
   const { ports, stateDir } = config;
   await assertPortsFree('rabbitmq', [ports.amqp, ports.rabbitManagement, ports.rabbitDist, ports.epmd]);
-  writeConfiguration(config);
-  const env = rabbitEnvironment(config);
+  const node = singleNode(config);
+  writeNodeConfiguration(node);
+  const env = nodeEnvironment(node);
   const epmdPid = startDaemon({
     command: bin.epmd,
     args: ['-port', String(ports.epmd), '-address', '127.0.0.1'],
@@ -134,7 +158,7 @@ export async function restartRabbit(
   const serverPid = startDaemon({
     command: bin.rabbitmqServer,
     args: [],
-    env: rabbitEnvironment(config),
+    env: nodeEnvironment(singleNode(config)),
     logFile,
   });
   await waitUntil(
