@@ -132,6 +132,64 @@ export function keepConsuming<C>(life: ConsumerLife<C>) {
   };
 }
 
+export interface StreamReading<S> {
+  /**
+   * Reads `stream` until it fails or ends, and resolves with why (undefined once the consumer
+   * stops); it calls `progress` whenever it hands records over.
+   */
+  read(stream: S, progress: () => void): Promise<unknown>;
+  /** A new stream on the same consumer, from the group's committed offsets. */
+  open(): Promise<S>;
+  /** True while the consumer is a member of its group, or rejoining as that member. */
+  member(): boolean;
+  /** The consumer is a member no more: it must be replaced (`keepConsuming`'s `crashed`). */
+  lost(error: unknown): void;
+  /** True once the consumer stopped or was replaced: nothing more to read. */
+  stopped(): boolean;
+  signal: AbortSignal;
+  logger: Logger;
+  /** The system's unless a test gives one. */
+  clock?: Clock;
+}
+
+/**
+ * Reads a consumer's streams one after another, for a client whose stream fails with its
+ * first failed fetch (@platformatic/kafka: when a partition's leader went away, until the
+ * metadata names the new one). The consumer is still a member of its group then, so a new
+ * stream on it, after a RESTART delay, goes on from the committed offsets. Only a consumer
+ * that is no member any more is `lost`: a new consumer would join beside the old member,
+ * whose leave may not have reached a coordinator that went away with the broker, and the
+ * group would wait a whole session timeout for it before assigning any partition.
+ */
+export async function keepReading<S>(reading: StreamReading<S>, first: S): Promise<void> {
+  const retry = new Retry(RESTART, { clock: reading.clock });
+  const progress = () => retry.succeeded();
+  let stream = first;
+  for (;;) {
+    let failure = await reading.read(stream, progress);
+    if (failure === undefined || reading.stopped()) return;
+    for (;;) {
+      if (!reading.member()) {
+        reading.lost(failure);
+        return;
+      }
+      const delay = retry.failed();
+      reading.logger.warn(
+        { err: errorMessage(failure), retryInMs: delay },
+        'The Kafka message stream failed; reading again as the same group member',
+      );
+      await retry.sleep(delay, reading.signal);
+      if (reading.stopped()) return;
+      try {
+        stream = await reading.open();
+        break;
+      } catch (error) {
+        failure = error;
+      }
+    }
+  }
+}
+
 /** A record header's value as text. */
 export function headerText(value: Buffer | string): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : value;

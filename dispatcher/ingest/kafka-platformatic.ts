@@ -7,6 +7,7 @@ import { errorMessage } from '../../core/errors.ts';
 import {
   headerText,
   keepConsuming,
+  keepReading,
   tlsOptions,
   type KafkaConsume,
   type KafkaConsumerSettings,
@@ -111,8 +112,9 @@ function byPartition(messages: KafkaMessage[]) {
 
 /**
  * A consumer group member on @platformatic/kafka. It commits explicitly, after each chunk
- * the handler finished, and starts anew (new member, from the committed offsets) after its
- * stream failed, for example when the broker went away.
+ * the handler finished; after its stream failed (a broker went away) it reads a new stream
+ * as the same member, and it starts anew (new member, from the committed offsets) only once
+ * it is no member any more.
  */
 export const platformaticConsume: KafkaConsume = async (settings, handler, logger) => {
   const chunkSize = settings.chunkSize ?? 5000;
@@ -143,6 +145,27 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
       );
     });
     current.on('consumer:group:leave', () => (joined = false));
+    const first = await open(current);
+    reading = keepReading(
+      {
+        read,
+        open: () => reopen(current),
+        member: () => !current.closed && current.memberId !== null,
+        lost(error) {
+          joined = false;
+          logger.warn({ err: errorMessage(error), restart: false }, 'Kafka consumer crashed');
+          void life.crashed(current);
+        },
+        stopped: () => stopped || consumer !== current,
+        signal: abort.signal,
+        logger,
+      },
+      first,
+    );
+  }
+
+  /** A stream of the topic from the group's committed offsets; the consumer joins the group first if it must. */
+  async function open(current: BufferConsumer): Promise<Stream> {
     const stream = await current.consume({
       topics: [settings.topic],
       mode: 'committed',
@@ -153,7 +176,17 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
     // it lives keeps it fetching between our reads (Node sets a stream with none back to
     // not flowing, and this one then stops fetching).
     stream.on('readable', () => undefined);
-    reading = read(stream);
+    return stream;
+  }
+
+  /**
+   * A stream after one failed. A join that failed (its coordinator had gone away) leaves the
+   * consumer a member without heartbeats, whose commits wait until it is active again: it
+   * rejoins first, as the same member.
+   */
+  async function reopen(current: BufferConsumer): Promise<Stream> {
+    if (!current.isActive()) await current.joinGroup();
+    return open(current);
   }
 
   /**
@@ -174,7 +207,11 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
     return done === group.length;
   }
 
-  async function read(stream: Stream) {
+  /**
+   * Reads the stream until it fails or ends, and resolves with why (undefined once stopped),
+   * after the chunks still in hand are done: a stream read next starts from what they committed.
+   */
+  async function read(stream: Stream, progress: () => void): Promise<unknown> {
     /** Per partition, its latest chunk in hand. */
     const tails = new Map<number, Promise<boolean>>();
     /** Chunks in hand, oldest first: the next is read while the one before waits for its confirms. */
@@ -183,6 +220,7 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
       for (;;) {
         const messages = await nextMessages(stream, chunkSize, abort.signal);
         if (messages.length === 0) break;
+        progress();
         // The partitions' records go to the handler side by side (each partition in order),
         // so that one partition's confirms do not wait for another's.
         const chunk = [...byPartition(messages)].map((group) => {
@@ -192,16 +230,13 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
           return tail;
         });
         inHand.push(Promise.all(chunk));
-        if (inHand.length >= CHUNKS_IN_HAND && (await inHand.shift()!).includes(false)) return;
+        if (inHand.length >= CHUNKS_IN_HAND && (await inHand.shift()!).includes(false)) return undefined;
       }
-      if (!stopped) throw new Error('The Kafka message stream ended');
+      return stopped ? undefined : new Error('The Kafka message stream ended');
     } catch (error) {
-      if (stopped) return;
-      joined = false;
-      logger.warn({ err: errorMessage(error), restart: false }, 'Kafka consumer crashed');
-      void life.crashed(consumer);
+      return stopped ? undefined : error;
     } finally {
-      // Whatever is still in hand finishes (or sees the abort) before the consumer closes.
+      // Whatever is still in hand finishes (or sees the abort) before the stream is left.
       await Promise.allSettled(inHand);
     }
   }
