@@ -120,9 +120,16 @@ export function startBrokerDaemon(
   return startDaemon({ command: bin.java, args: [...jvm, 'kafka.Kafka', properties], logFile });
 }
 
-/** A new KRaft cluster id (16 random bytes, base64url, as `kafka-storage random-uuid` prints). */
-export function newClusterId(): string {
-  return crypto.randomBytes(16).toString('base64url');
+/**
+ * A new KRaft cluster id: 16 random bytes in base64url, as `kafka-storage random-uuid`
+ * prints, and like Kafka's own never starting with '-', which kafka-storage would take for
+ * an option (one id in 64 did, and the broker was not formatted).
+ */
+export function newClusterId(random: (size: number) => Buffer = crypto.randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** An admin client for one look at the brokers: silent, no retries, quick to give up on a connection. */
