@@ -1,8 +1,15 @@
 // `npm run env:up | env:down | env:status`: the test environment from the command line.
+import { downKafkaCluster, kafkaClusterStatus, upKafkaCluster } from './cluster/kafka.ts';
+import { downRabbitCluster, rabbitClusterStatus, upRabbitCluster } from './cluster/rabbitmq.ts';
 import { envConfig } from './config.ts';
 import { down, status, up } from './env.ts';
 import { describeNode } from './node/cli.ts';
 import { downNode, upNode } from './node/node.ts';
+
+/** `--cluster` or HOOKLINE_ENV_CLUSTER=1: the 3-node RabbitMQ and 3-broker Kafka clusters too. */
+function clusters(): boolean {
+  return process.argv.includes('--cluster') || process.env.HOOKLINE_ENV_CLUSTER === '1';
+}
 
 async function main(command: string | undefined): Promise<void> {
   const config = envConfig();
@@ -25,6 +32,18 @@ async function main(command: string | undefined): Promise<void> {
           'Stop it with: npm run env:down',
         ].join('\n'),
       );
+      // The opt-in clusters: a 3-node RabbitMQ and a 3-broker Kafka, beside the single nodes.
+      if (clusters()) {
+        const [rabbit, kafka] = await Promise.all([upRabbitCluster(), upKafkaCluster()]);
+        console.log(
+          [
+            'Clusters (opt-in) are up',
+            `  RabbitMQ (3 nodes)   ${rabbit.amqpUri}`,
+            `  RabbitMQ (mgmt)      ${rabbit.nodes.map((n) => n.managementUrl).join(',')}`,
+            `  Kafka (3 brokers)    ${kafka.brokers.join(',')}`,
+          ].join('\n'),
+        );
+      }
       // The opt-in node (kubelet, containerd, controllers) in an environment of its own.
       if (process.argv.includes('--node') || process.env.HOOKLINE_ENV_NODE === '1') {
         console.log(describeNode(await upNode()));
@@ -33,12 +52,15 @@ async function main(command: string | undefined): Promise<void> {
     }
     case 'down':
       if (process.argv.includes('--node') || process.env.HOOKLINE_ENV_NODE === '1') await downNode();
+      if (clusters()) await Promise.all([downRabbitCluster(), downKafkaCluster()]);
       await down(config);
       console.log('Hookline test environment stopped.');
       return;
     case 'status': {
       const components = await status(config);
-      for (const [name, state] of Object.entries(components)) console.log(`${name.padEnd(10)}${state}`);
+      for (const [name, state] of Object.entries(components)) console.log(`${name.padEnd(18)}${state}`);
+      console.log(`${'rabbitmq cluster'.padEnd(18)}${await rabbitClusterStatus()}`);
+      console.log(`${'kafka cluster'.padEnd(18)}${await kafkaClusterStatus()}`);
       return;
     }
     default:
