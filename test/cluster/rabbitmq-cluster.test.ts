@@ -169,7 +169,7 @@ spec:
     await operator?.stop();
     await unordered?.close();
     await strict?.close();
-    if (process.env.HOOKLINE_KEEP_ENV !== '1') await downRabbitCluster();
+    if (process.env.HOOKLINE_KEEP_ENV !== '1' && cluster?.started) await downRabbitCluster();
   });
 
   /** Kills `node` mid-stream, brings it back, and answers how long deliveries stopped. */

@@ -47,6 +47,8 @@ export interface RabbitCluster extends RabbitClusterState {
   managementUri: string;
   user: string;
   password: string;
+  /** True when this call started the cluster; false when it reused a running one. */
+  started: boolean;
 }
 
 function nodesOf(config: ClusterConfig): RabbitNode[] {
@@ -78,9 +80,10 @@ function writeClusterState(config: ClusterConfig, state: RabbitClusterState | un
   else fs.writeFileSync(stateFile(config), JSON.stringify(state, null, 2));
 }
 
-function describe(state: RabbitClusterState): RabbitCluster {
+function describe(state: RabbitClusterState, started: boolean): RabbitCluster {
   return {
     ...state,
+    started,
     amqpUri: state.nodes.map((node) => node.amqpUrl).join(','),
     managementUri: state.nodes
       .map((node) => {
@@ -198,12 +201,12 @@ async function stopCluster(state: RabbitClusterState): Promise<void> {
 /** The cluster, started (fresh data) unless one is already running and healthy. */
 export async function upRabbitCluster(config: ClusterConfig = clusterConfig()): Promise<RabbitCluster> {
   const previous = readClusterState(config);
-  if (previous && (await clusterHealthy(previous))) return describe(previous);
+  if (previous && (await clusterHealthy(previous))) return describe(previous, false);
   if (previous) await stopCluster(previous);
   const began = Date.now();
   const state = await startCluster(config);
   process.stderr.write(`[hookline env] rabbitmq cluster (3 nodes) is up (${Date.now() - began} ms)\n`);
-  return describe(state);
+  return describe(state, true);
 }
 
 function nodeIndex(config: ClusterConfig, state: RabbitClusterState, name: string): number {
