@@ -13,13 +13,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { kubeClient, resourcePath } from '../core/kube/client.ts';
 import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
-import { freshNamespace, kubeConfig, testEnv } from '../test/env/handles.ts';
-import { run } from '../test/env/process.ts';
+import { freshNamespace } from '../test/env/handles.ts';
 import { installCrds } from '../test/fixtures/crds.ts';
-import { startOperator } from '../test/fixtures/operator.ts';
+import {
+  deleteAllWebhooks,
+  kubectl,
+  median,
+  peakRssMiB,
+  startBenchOperator,
+  waitForReadyWebhooks,
+} from './webhooks.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,13 +36,6 @@ const counts = values.webhooks.split(',').map(Number);
 const rounds = Number(values.rounds);
 if (counts.some((n) => !Number.isInteger(n) || n < 1) || !(rounds >= 1))
   throw new Error('--webhooks takes counts like 500,2000 and --rounds a number of at least 1');
-const PROFILE_DIR = '/tmp/hookline-bench-profiles';
-
-function peakRssMiB(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
-}
 
 interface Round {
   webhooks: number;
@@ -48,16 +46,6 @@ interface Round {
   operatorPeakRssMiB: number;
   deletedAllMs: number;
 }
-
-const client = kubeClient(kubeConfig(), { fieldManager: 'bench' });
-const webhooksOf = (namespace: string) =>
-  client.get<{ items: { status?: { conditions?: { type: string; status: string }[] } }[] }>(
-    resourcePath({ group: 'hookline.dev', version: 'v1alpha1', plural: 'webhooks', namespace }),
-  );
-/** kubectl with time for thousands of objects (the test helper gives it a minute). */
-const kubectl = (args: string[], input?: string) =>
-  run(testEnv().kubectl, ['--kubeconfig', testEnv().kubeconfig, ...args], { input, timeoutMs: 600_000 });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function manifest(count: number): string {
   const docs = [
@@ -84,43 +72,17 @@ function manifest(count: number): string {
 
 async function round(count: number): Promise<Round> {
   const namespace = await freshNamespace('bench-reconcile');
-  const operator = startOperator({
-    namespace,
-    env: {
-      HOOKLINE_LOG_LEVEL: 'warn',
-      HOOKLINE_CONCURRENCY: '16',
-      ...(process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}),
-    },
-  });
-  await operator
-    .waitForLog('leadership', (l) => l.msg === 'Became leader' || l.msg === 'Controllers started', 30_000)
-    .catch(() => undefined);
-  await sleep(1500);
+  const operator = await startBenchOperator(namespace);
 
   const began = performance.now();
   await kubectl(['apply', '-n', namespace, '-f', '-'], manifest(count));
   const appliedMs = performance.now() - began;
-  let ready = 0;
-  for (;;) {
-    const list = await webhooksOf(namespace);
-    ready = list.items.filter((w) =>
-      w.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-    ).length;
-    if (ready === count || performance.now() - began > 600_000) break;
-    await sleep(250);
-  }
+  const ready = await waitForReadyWebhooks(namespace, count, began);
   const readyMs = performance.now() - began;
   const rss = peakRssMiB(operator.child.pid!);
 
   // Clean up with the operator still running: it deletes each Webhook's queues.
-  const deleting = performance.now();
-  await kubectl(['delete', 'webhooks', '--all', '-n', namespace, '--wait=false']);
-  while ((await webhooksOf(namespace)).items.length > 0 && performance.now() - deleting < 600_000)
-    await sleep(500);
-  const deletedMs = performance.now() - deleting;
-  await kubectl(['delete', 'eventsources', '--all', '-n', namespace, '--wait=true', '--timeout=60s']).catch(
-    () => undefined,
-  );
+  const deletedMs = await deleteAllWebhooks(namespace);
   await operator.stop();
   const figures: Round = {
     webhooks: count,
@@ -147,7 +109,6 @@ for (let r = 1; r <= rounds; r++) {
   for (const count of counts) all.push(await round(count));
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const results = Object.fromEntries(
   counts.map((count) => {
     const mine = all.filter((r) => r.webhooks === count);
