@@ -128,14 +128,25 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * Answers with a JSON body. With its Content-Length given, Node writes the head and the body
+ * at once; without, it frames the body in chunks and writes five pieces.
+ */
 function send(
   res: http.ServerResponse,
   status: number,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers?: Record<string, string>,
 ): void {
   if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    })
+    .end(text);
 }
 
 /** Reads the body up to `limit` bytes; a longer body is refused with 413 without reading the rest. */
