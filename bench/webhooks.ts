@@ -20,9 +20,15 @@ export function peakRssMiB(pid: number): number {
   return Math.round(kb / 1024);
 }
 
+/**
+ * How long applying, waiting for Ready or deleting may take: 10,000 Webhooks take the API
+ * server alone minutes to accept, more on a loaded machine.
+ */
+const PATIENCE_MS = 1_800_000;
+
 /** kubectl with time for thousands of objects (the test helper gives it a minute). */
 export const kubectl = (args: string[], input?: string) =>
-  run(testEnv().kubectl, ['--kubeconfig', testEnv().kubeconfig, ...args], { input, timeoutMs: 600_000 });
+  run(testEnv().kubectl, ['--kubeconfig', testEnv().kubeconfig, ...args], { input, timeoutMs: PATIENCE_MS });
 
 const client = kubeClient(kubeConfig(), { fieldManager: 'bench' });
 
@@ -64,7 +70,7 @@ export async function waitForReadyWebhooks(
   namespace: string,
   count: number,
   began: number,
-  timeoutMs = 600_000,
+  timeoutMs = PATIENCE_MS,
 ): Promise<number> {
   const intervalMs = Math.min(2000, Math.max(250, count / 8));
   for (;;) {
@@ -85,7 +91,7 @@ export async function waitForReadyWebhooks(
 export async function deleteAllWebhooks(namespace: string): Promise<number> {
   const deleting = performance.now();
   await kubectl(['delete', 'webhooks', '--all', '-n', namespace, '--wait=false']);
-  while ((await webhooksOf(namespace)).items.length > 0 && performance.now() - deleting < 600_000)
+  while ((await webhooksOf(namespace)).items.length > 0 && performance.now() - deleting < PATIENCE_MS)
     await sleep(500);
   const deletedMs = performance.now() - deleting;
   await kubectl(['delete', 'eventsources', '--all', '-n', namespace, '--wait=true', '--timeout=60s']).catch(
