@@ -13,7 +13,7 @@ import { errorMessage } from '../../core/errors.ts';
 import type { BrokerSession } from '../broker/session.ts';
 import type { BeforeGate } from '../gate.ts';
 import type { SecretReader } from '../secrets.ts';
-import { noTracing, traceContextOf, type Tracing } from '../tracing.ts';
+import { noTracing, traceContextOf, type TraceContext, type Tracing } from '../tracing.ts';
 import { IdempotencyCache, type Accepted } from './idempotency.ts';
 import { idFromKey, intake, newEventId } from './intake.ts';
 import { publishEvent, type IngestTarget } from './publish.ts';
@@ -61,6 +61,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /** Why a Content-Type is not JSON in UTF-8 (RFC 8259 allows no other charset); undefined when it is. */
 function unsupportedMediaType(contentType: string | undefined): string | undefined {
+  if (contentType === 'application/json') return undefined;
   const [type = '', ...parameters] = (contentType ?? '').split(';');
   const essence = type.trim().toLowerCase();
   if (essence !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(essence))
@@ -204,7 +205,9 @@ export class HttpIngest {
 
   /** Handles the request when it is for ingest; false when the path is not ingest's. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
-    const path = (req.url ?? '').split('?')[0];
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
     const route = path === EVENTS_PATH ? 'events' : path === BEFORE_PATH ? 'before' : undefined;
     if (!route) return false;
     void this.#serve(route, req, res)
@@ -254,8 +257,8 @@ export class HttpIngest {
     const key = single(req.headers['idempotency-key']);
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
       throw new Refused(400, 'Idempotency-Key must be 1 to 255 visible ASCII characters');
-    const scope = `${this.#o.namespace}/${this.#o.source}/${route}`;
-    const id = key !== undefined ? idFromKey(scope, key) : newEventId();
+    const id =
+      key !== undefined ? idFromKey(`${this.#o.namespace}/${this.#o.source}/${route}`, key) : newEventId();
     // The producer's W3C trace context, when it sent one: the event's spans are its children.
     const incoming = traceContextOf(req.headers);
 
@@ -290,21 +293,12 @@ export class HttpIngest {
       return 409;
     }
 
-    const accepted: Accepted = { id, type: result.type };
-    const publish = (): Promise<Accepted> => {
-      const span = this.#tracing.ingest(id, result.type, 'http', incoming);
-      const published = publishEvent(this.#o.session, this.#o.target, {
-        id,
-        type: result.type,
-        body,
-        trace: span.context,
-      });
-      return span.until(published).then(() => accepted);
-    };
-    let outcome: Promise<Accepted>;
+    const type = result.type;
+    // Without a key the confirm is awaited as it is; with one, the cache keeps the answer.
+    let outcome: Promise<Accepted | void>;
     let replayed = false;
     if (key === undefined) {
-      outcome = publish();
+      outcome = this.#publish(id, type, body, incoming);
     } else {
       const lookup = this.#idempotency.lookup(key, body);
       if (lookup.kind === 'mismatch')
@@ -313,11 +307,13 @@ export class HttpIngest {
         outcome = lookup.outcome;
         replayed = true;
       } else {
-        outcome = publish();
-        lookup.settle(outcome);
+        const accepted: Accepted = { id, type };
+        const published = this.#publish(id, type, body, incoming).then(() => accepted);
+        lookup.settle(published);
+        outcome = published;
       }
     }
-    let answer: Accepted;
+    let answer: Accepted | void;
     try {
       answer = await this.#deadlines.race(outcome, unconfirmed);
     } catch (error) {
@@ -325,8 +321,15 @@ export class HttpIngest {
       this.#o.logger.warn({ err: errorMessage(error), eventId: id }, 'The broker did not confirm an event');
       throw new Refused(503, 'the broker did not confirm the event; retry', { 'retry-after': '1' });
     }
-    send(res, 202, answer, replayed ? { 'idempotent-replayed': 'true' } : {});
+    send(res, 202, answer ?? { id, type }, replayed ? { 'idempotent-replayed': 'true' } : undefined);
     return 202;
+  }
+
+  /** Publishes the event to the source's exchange; settles with the broker's confirm. */
+  #publish(id: string, type: string, body: Buffer, incoming: TraceContext | undefined): Promise<void> {
+    const span = this.#tracing.ingest(id, type, 'http', incoming);
+    const published = publishEvent(this.#o.session, this.#o.target, { id, type, body, trace: span.context });
+    return span.until(published);
   }
 
   async #readTokens(ref: { name: string; key: string }): Promise<string> {
