@@ -17,7 +17,7 @@ import {
   type RabbitCluster,
 } from '../env/cluster/rabbitmq.ts';
 import { freshNamespace } from '../env/handles.ts';
-import { apply, waitForReady, waitForSourceInPlace } from '../fixtures/cluster.ts';
+import { apply, httpSourceManifests, waitForReady, waitForSourceInPlace } from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startDispatcher } from '../fixtures/dispatcher.ts';
 import { startOperator, type OperatorProcess } from '../fixtures/operator.ts';
@@ -118,17 +118,7 @@ describe('a 3-node RabbitMQ cluster loses a node mid-stream', () => {
     [unordered, strict] = await Promise.all([startReceiver(), startReceiver()]);
     await apply(
       namespace,
-      `apiVersion: v1
-kind: Secret
-metadata: {name: ingest-token}
-stringData: {tokens: ${TOKEN}}
----
-apiVersion: hookline.dev/v1alpha1
-kind: EventSource
-metadata: {name: ledger}
-spec:
-  http: {authSecretRef: {name: ingest-token, key: tokens}}
-  eventType: {template: '{/type}'}
+      `${httpSourceManifests('ledger', TOKEN)}
 ---
 apiVersion: hookline.dev/v1alpha1
 kind: CallbackPolicy
