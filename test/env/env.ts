@@ -2,6 +2,7 @@
 // runs and is healthy), records what runs in a state file, and stops what it started.
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { envConfig, versions, type EnvConfig } from './config.ts';
 import { kafkaHealthy, restartKafkaBroker, startKafka, stopKafka, type KafkaState } from './kafka.ts';
 import { interruptApiServer, kubeHealthy, startKube, stopKube, type KubeState } from './kube.ts';
@@ -111,6 +112,20 @@ export interface UpResult {
   timings: Record<string, number>;
 }
 
+/**
+ * Whether a component that ran is still healthy, asked up to five times over some 10 s: a
+ * control plane that is merely slow on a loaded machine must not be judged dead, since
+ * starting it again wipes what every other user of the environment has in it.
+ */
+async function stillHealthy<S>(component: Component<S>, state: S, config: EnvConfig): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    if (await component.healthy(state, config).catch(() => false)) return true;
+    if (attempt === 5) return false;
+    note(`${component.name} did not answer its health check (attempt ${attempt} of 5); asking again`);
+    await sleep(2000);
+  }
+}
+
 async function ensureComponent<S>(
   component: Component<S>,
   previous: S | undefined,
@@ -118,7 +133,7 @@ async function ensureComponent<S>(
   bin: Binaries,
 ): Promise<{ state: S; started: boolean; ms: number }> {
   const began = Date.now();
-  if (previous && (await component.healthy(previous, config))) {
+  if (previous && (await stillHealthy(component, previous, config))) {
     return { state: previous, started: false, ms: Date.now() - began };
   }
   if (previous) await component.stop(previous);
