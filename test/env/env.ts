@@ -7,6 +7,7 @@ import { envConfig, versions, type EnvConfig } from './config.ts';
 import { kafkaHealthy, restartKafkaBroker, startKafka, stopKafka, type KafkaState } from './kafka.ts';
 import { interruptApiServer, kubeHealthy, startKube, stopKube, type KubeState } from './kube.ts';
 import { obtainAll, type Binaries } from './obtain.ts';
+import { readJsonFile, writeJsonFile } from './process.ts';
 import { rabbitHealthy, restartRabbit, startRabbit, stopRabbit, type RabbitState } from './rabbitmq.ts';
 
 export interface EnvState {
@@ -64,18 +65,11 @@ function stateFile(config: EnvConfig): string {
 }
 
 export function readState(config: EnvConfig = envConfig()): EnvState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(stateFile(config), 'utf8')) as EnvState;
-  } catch {
-    return undefined;
-  }
+  return readJsonFile<EnvState>(stateFile(config));
 }
 
 function writeState(config: EnvConfig, state: EnvState): void {
-  fs.mkdirSync(config.stateDir, { recursive: true });
-  const file = stateFile(config);
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2));
-  fs.renameSync(`${file}.tmp`, file);
+  writeJsonFile(stateFile(config), state);
 }
 
 export function envInfo(state: EnvState, config: EnvConfig = envConfig()): EnvInfo {

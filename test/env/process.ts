@@ -4,6 +4,7 @@
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export class EnvError extends Error {
@@ -86,6 +87,22 @@ export async function stopDaemon(pid: number | undefined, graceMs = 15_000): Pro
 export async function killDaemon(pid: number): Promise<void> {
   signalGroup(pid, 'SIGKILL');
   while (isAlive(pid)) await sleep(50);
+}
+
+/** A state file's JSON, or undefined when it is missing or unreadable. */
+export function readJsonFile<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes a state file whole or not at all (a reader never sees half of it). */
+export function writeJsonFile(file: string, value: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2));
+  fs.renameSync(`${file}.tmp`, file);
 }
 
 export function tail(file: string, lines = 25): string {

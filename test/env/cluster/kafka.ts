@@ -24,8 +24,10 @@ import {
   isAlive,
   killDaemon,
   portOpen,
+  readJsonFile,
   stopDaemon,
   waitUntil,
+  writeJsonFile,
 } from '../process.ts';
 import { CLUSTER_SIZE, clusterConfig, type ClusterConfig } from './config.ts';
 
@@ -67,18 +69,11 @@ function stateFile(config: ClusterConfig): string {
 export function readKafkaClusterState(
   config: ClusterConfig = clusterConfig(),
 ): KafkaClusterState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(stateFile(config), 'utf8')) as KafkaClusterState;
-  } catch {
-    return undefined;
-  }
+  return readJsonFile<KafkaClusterState>(stateFile(config));
 }
 
 function writeState(config: ClusterConfig, state: KafkaClusterState): void {
-  fs.mkdirSync(config.stateDir, { recursive: true });
-  const file = stateFile(config);
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2));
-  fs.renameSync(`${file}.tmp`, file);
+  writeJsonFile(stateFile(config), state);
 }
 
 function brokerOf(config: ClusterConfig, nodeId: number) {

@@ -11,10 +11,12 @@ import {
   isAlive,
   killDaemon,
   portOpen,
+  readJsonFile,
   run,
   startDaemon,
   stopDaemon,
   waitUntil,
+  writeJsonFile,
 } from '../process.ts';
 import {
   authorization,
@@ -76,17 +78,12 @@ function stateFile(config: ClusterConfig): string {
 }
 
 function readClusterState(config: ClusterConfig): RabbitClusterState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(stateFile(config), 'utf8')) as RabbitClusterState;
-  } catch {
-    return undefined;
-  }
+  return readJsonFile<RabbitClusterState>(stateFile(config));
 }
 
 function writeClusterState(config: ClusterConfig, state: RabbitClusterState | undefined): void {
-  fs.mkdirSync(config.stateDir, { recursive: true });
   if (state === undefined) fs.rmSync(stateFile(config), { force: true });
-  else fs.writeFileSync(stateFile(config), JSON.stringify(state, null, 2));
+  else writeJsonFile(stateFile(config), state);
 }
 
 function describe(state: RabbitClusterState, started: boolean): RabbitCluster {
