@@ -15,7 +15,7 @@ import { Pool } from 'undici';
 import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
 import { freshNamespace, testEnv } from '../test/env/handles.ts';
-import { apply, waitForSourceInPlace } from '../test/fixtures/cluster.ts';
+import { apply, httpSourceManifests, waitForSourceInPlace } from '../test/fixtures/cluster.ts';
 import { installCrds } from '../test/fixtures/crds.ts';
 import { startDispatcher } from '../test/fixtures/dispatcher.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
@@ -43,21 +43,7 @@ const amqpUrl = testEnv().rabbitmq.amqpUrl;
 const namespace = await freshNamespace('bench-ingest-http');
 const source = 'api';
 const operator = startOperator({ namespace, env: { HOOKLINE_LOG_LEVEL: 'warn' } });
-await apply(
-  namespace,
-  `apiVersion: v1
-kind: Secret
-metadata: {name: ingest-token}
-stringData: {tokens: ${TOKEN}}
----
-apiVersion: hookline.dev/v1alpha1
-kind: EventSource
-metadata: {name: ${source}}
-spec:
-  http: {authSecretRef: {name: ingest-token, key: tokens}}
-  eventType: {template: '{/type}'}
-`,
-);
+await apply(namespace, httpSourceManifests(source, TOKEN));
 await waitForSourceInPlace(namespace, source, 60_000);
 // The dispatcher reads its source once; the operator would only compete for the CPU.
 const dispatcher = await startDispatcher(namespace, source);
