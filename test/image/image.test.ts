@@ -20,7 +20,7 @@ import { ReadinessReporter, readyzProbe, templateOf } from '../../scripts/local/
 import { freshNamespace, helm, kubectl, managementUriWithCredentials, testEnv } from '../env/handles.ts';
 import { freePort } from '../fixtures/binary.ts';
 import { chartDir, renderChart, valuesFile, type K8sObject } from '../fixtures/chart.ts';
-import { apply, getObject, secretManifest, testClient, waitForReady } from '../fixtures/cluster.ts';
+import { apply, secretManifest, testClient, waitForReady, waitForSucceeded } from '../fixtures/cluster.ts';
 import {
   buildImage,
   podContainer,
@@ -390,20 +390,7 @@ describe('the operator and a dispatcher in containers of the image', () => {
     );
 
     // What the dispatcher wrote with its own ServiceAccount, under the Role the operator gave it.
-    for (const [name, count] of [
-      ['orders', 4],
-      ['audit', 5],
-    ] as const) {
-      await eventually(
-        `webhooks/${name} to count ${count} deliveries`,
-        async () =>
-          (
-            (await getObject(work, 'webhooks', name))?.status?.deliveries as
-              { succeeded?: number } | undefined
-          )?.succeeded === count,
-        { timeoutMs: 30_000 },
-      );
-    }
+    await waitForSucceeded(work, { orders: 4, audit: 5 }, 30_000);
     await waitForReady(work, 'eventsources', 'shop', 'True', undefined, 30_000);
 
     for (const container of [operator, dispatcher]) {

@@ -37,7 +37,7 @@ process.env.HOOKLINE_ENV_DIR = config.stateDir;
 
 const { freshNamespace, helm, kubectl, rabbitApi, testEnv } = await import('../env/handles.ts');
 const { chartDir, valuesFile } = await import('../fixtures/chart.ts');
-const { getObject, secretManifest, testClient, waitForReady } = await import('../fixtures/cluster.ts');
+const { secretManifest, testClient, waitForReady, waitForSucceeded } = await import('../fixtures/cluster.ts');
 const { buildImage } = await import('../fixtures/container.ts');
 const { installCrds } = await import('../fixtures/crds.ts');
 const { exampleManifests, trustQuickstartKeys } = await import('../fixtures/examples.ts');
@@ -331,20 +331,7 @@ describe('Hookline on a node: the chart, the image, the quickstart', () => {
     assert.equal(new Set(ids).size, ids.length, `a delivery came twice: ${ids.join(', ')}`);
 
     // What the dispatchers wrote with their ServiceAccount; kubectl shows it.
-    for (const [name, count] of [
-      ['orders', 5],
-      ['audit', 7],
-    ] as const) {
-      await eventually(
-        `webhooks/${name} to count ${count} deliveries`,
-        async () =>
-          (
-            (await getObject(work, 'webhooks', name))?.status?.deliveries as
-              { succeeded?: number } | undefined
-          )?.succeeded === count,
-        { timeoutMs: 60_000 },
-      );
-    }
+    await waitForSucceeded(work, { orders: 5, audit: 7 }, 60_000);
     const { stdout: table } = await kubectl(['get', 'webhooks', '-n', work]);
     t.diagnostic(`kubectl get webhooks:\n${table}`);
     const columns = tableColumns(table);
