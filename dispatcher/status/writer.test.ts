@@ -109,3 +109,106 @@ describe('StatusWriter', () => {
     assert.equal(writer.writes, 1);
   });
 });
+
+/** An API server's one Webhook: status writes must name its current resourceVersion. */
+function versionedServer() {
+  let stored: StoredWebhook = { metadata: { resourceVersion: '100', uid: 'uid-1' }, status: {} };
+  const calls = { gets: 0, conflicts: 0, writes: 0 };
+  const client = {
+    fieldManager: 'test',
+    get: () => {
+      calls.gets++;
+      return Promise.resolve(stored);
+    },
+    mergePatch: (
+      _path: string,
+      patch: { metadata: { resourceVersion: string }; status: StoredWebhook['status'] },
+    ) => {
+      if (patch.metadata.resourceVersion !== stored.metadata.resourceVersion) {
+        calls.conflicts++;
+        return Promise.reject(new KubeApiError(409, 'Conflict', 'the object has been modified'));
+      }
+      calls.writes++;
+      stored = {
+        metadata: {
+          ...stored.metadata,
+          resourceVersion: String(Number(stored.metadata.resourceVersion) + 1),
+        },
+        status: patch.status,
+      };
+      return Promise.resolve(stored);
+    },
+  } as unknown as KubeClient;
+  return {
+    client,
+    calls,
+    current: () => stored,
+    /** Another writer (a replica, the operator) changes the Webhook. */
+    touch: () => {
+      stored = {
+        ...stored,
+        metadata: {
+          ...stored.metadata,
+          resourceVersion: String(Number(stored.metadata.resourceVersion) + 1),
+        },
+      };
+    },
+  };
+}
+
+describe('StatusWriter and a lagging informer', () => {
+  it('writes on top of its own last write while the informer has not seen it, without a conflict', async () => {
+    // The informer still holds the version from before the writer's first write, as it
+    // does while the API server's watch lags behind its writes.
+    const server = versionedServer();
+    const informer = server.current();
+    const writer = new StatusWriter({
+      client: server.client,
+      namespace: 'shop',
+      logger: pino({ level: 'silent' }),
+      cached: () => informer,
+    });
+    for (let i = 0; i < 5; i++) {
+      writer.record('hook', { ...record, eventId: `evt_${i}`, outcome: 'Succeeded', error: undefined });
+      await writer.flush();
+    }
+    assert.deepEqual(server.calls, { gets: 0, conflicts: 0, writes: 5 });
+    assert.equal(server.current().status?.deliveries?.succeeded, 5);
+  });
+
+  it('takes the informer’s copy once it is newer than its own write', async () => {
+    const server = versionedServer();
+    let informer = server.current();
+    const writer = new StatusWriter({
+      client: server.client,
+      namespace: 'shop',
+      logger: pino({ level: 'silent' }),
+      cached: () => informer,
+    });
+    writer.record('hook', { ...record, outcome: 'Succeeded', error: undefined });
+    await writer.flush();
+    server.touch(); // another replica wrote; the informer saw it
+    informer = server.current();
+    writer.record('hook', { ...record, eventId: 'evt_2', outcome: 'Succeeded', error: undefined });
+    await writer.flush();
+    assert.deepEqual(server.calls, { gets: 0, conflicts: 0, writes: 2 });
+  });
+
+  it('reads afresh after a conflict, and counts every delivery once', async () => {
+    const server = versionedServer();
+    const informer = server.current();
+    const writer = new StatusWriter({
+      client: server.client,
+      namespace: 'shop',
+      logger: pino({ level: 'silent' }),
+      cached: () => informer,
+    });
+    writer.record('hook', { ...record, outcome: 'Succeeded', error: undefined });
+    await writer.flush();
+    server.touch(); // another replica wrote; the informer has not seen it yet
+    writer.record('hook', { ...record, eventId: 'evt_2', outcome: 'Succeeded', error: undefined });
+    await writer.flush();
+    assert.deepEqual(server.calls, { gets: 1, conflicts: 1, writes: 2 });
+    assert.equal(server.current().status?.deliveries?.succeeded, 2);
+  });
+});

@@ -50,6 +50,11 @@ export class StatusWriter {
   readonly #o: StatusWriterOptions;
   readonly #pending = new Map<string, Delta>();
   readonly #flushing = new Set<string>();
+  /**
+   * What this writer's last status write returned, per Webhook, until the informer's copy
+   * is as new: only Webhooks whose watch lags are kept.
+   */
+  readonly #written = new Map<string, StoredWebhook>();
   #timer: NodeJS.Timeout | undefined;
   /** Writes made, for metrics and tests. */
   writes = 0;
@@ -136,15 +141,20 @@ export class StatusWriter {
     let stored: StoredWebhook | undefined;
     try {
       for (let attempt = 1; ; attempt++) {
-        // The informer's copy saves a read; a conflict means it was stale, so read afresh.
-        const cached = attempt === 1 ? this.#o.cached?.(webhook) : undefined;
-        stored = cached ?? (await this.#o.client.get<StoredWebhook>(path));
+        // A known copy saves a read; a conflict means it was stale, so read afresh.
+        const known = attempt === 1 ? this.#known(webhook) : undefined;
+        stored = known ?? (await this.#o.client.get<StoredWebhook>(path));
         const status = applyDelta(stored.status, delta);
         try {
-          await this.#o.client.mergePatch(`${path}/status`, {
+          const written = await this.#o.client.mergePatch<StoredWebhook | undefined>(`${path}/status`, {
             metadata: { resourceVersion: stored.metadata.resourceVersion },
             status,
           });
+          if (written?.metadata?.resourceVersion)
+            this.#written.set(webhook, {
+              metadata: { resourceVersion: written.metadata.resourceVersion, uid: written.metadata.uid },
+              status: written.status,
+            });
           this.writes++;
           this.#o.onWrite?.();
           return;
@@ -153,6 +163,7 @@ export class StatusWriter {
         }
       }
     } catch (error) {
+      this.#written.delete(webhook);
       if (isNotFound(error)) return; // the Webhook is gone; so are its counts
       if (isInvalid(error)) return await this.#refused(webhook, stored, delta, error);
       // Keep the delta, ahead of anything recorded meanwhile, for the next tick.
@@ -166,6 +177,23 @@ export class StatusWriter {
     } finally {
       this.#flushing.delete(webhook);
     }
+  }
+
+  /**
+   * The newer of the informer's copy and what this writer's last write returned. The
+   * informer sees a write only when the API server's watch delivers it, which lags behind
+   * under load: writing on its older copy would meet a conflict and cost a read. Which is
+   * newer is judged by resourceVersion as a number (etcd's revision); should that judgement
+   * ever be wrong, the precondition refuses the write and the Webhook is read afresh.
+   */
+  #known(webhook: string): StoredWebhook | undefined {
+    const cached = this.#o.cached?.(webhook);
+    const written = this.#written.get(webhook);
+    if (!cached || !written) return cached ?? written;
+    const revision = (w: StoredWebhook) => Number(w.metadata.resourceVersion);
+    if (revision(written) > revision(cached)) return written;
+    this.#written.delete(webhook);
+    return cached;
   }
 
   /** A write refused as invalid is refused every time: said in the log, a metric and an Event, and dropped. */
