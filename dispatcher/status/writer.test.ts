@@ -212,3 +212,51 @@ describe('StatusWriter and a lagging informer', () => {
     assert.equal(server.current().status?.deliveries?.succeeded, 2);
   });
 });
+
+describe('StatusWriter and a slow API server', () => {
+  it('keeps at most maxInFlight writes waiting on the API server, however many Webhooks are due', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    let inFlight = 0;
+    let most = 0;
+    const answers: (() => void)[] = [];
+    const client = {
+      fieldManager: 'test',
+      get: () => Promise.resolve({ metadata: { resourceVersion: '1' }, status: {} }),
+      mergePatch: () => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        // The API server answers only when told: a write takes several intervals.
+        return new Promise((resolve) =>
+          answers.push(() => {
+            inFlight--;
+            resolve({ metadata: { resourceVersion: '2' }, status: {} });
+          }),
+        );
+      },
+    } as unknown as KubeClient;
+    const writer = new StatusWriter({
+      client,
+      namespace: 'shop',
+      logger: pino({ level: 'silent' }),
+      maxWritesPerInterval: 10,
+      maxInFlight: 3,
+    });
+    for (let i = 0; i < 30; i++) writer.record(`hook-${i}`, record);
+    writer.start();
+    for (let tick = 0; tick < 5; tick++) {
+      t.mock.timers.tick(1000);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(most, 3, 'writes waiting on the API server at once');
+    // As the answers come, the next Webhooks are written.
+    while (answers.length > 0) {
+      answers.shift()!();
+      await new Promise((resolve) => setImmediate(resolve));
+      t.mock.timers.tick(1000);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(writer.writes, 30);
+    assert.equal(most, 3);
+    await writer.stop();
+  });
+});

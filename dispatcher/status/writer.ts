@@ -34,6 +34,12 @@ export interface StatusWriterOptions {
   intervalMs?: number;
   /** Writes per interval across all Webhooks (default 10); the rest wait their turn, oldest first. */
   maxWritesPerInterval?: number;
+  /**
+   * Writes waiting on the API server at once (default 4). A slow API server gets fewer
+   * writes a second rather than a growing pile of them: a dispatcher does not add to the
+   * load that slows it.
+   */
+  maxInFlight?: number;
   /** The Webhook as the informer last saw it, to write without reading it first. */
   cached?: (webhook: string) => StoredWebhook | undefined;
   /** Called after each successful status write (for the metric). */
@@ -106,7 +112,11 @@ export class StatusWriter {
 
   /** One interval's writes: the Webhooks waiting longest first, within the budget. */
   async #tick(): Promise<void> {
-    const budget = this.#o.maxWritesPerInterval ?? 10;
+    const budget = Math.min(
+      this.#o.maxWritesPerInterval ?? 10,
+      (this.#o.maxInFlight ?? 4) - this.#flushing.size,
+    );
+    if (budget <= 0) return;
     const due = [...this.#pending.keys()].filter((webhook) => !this.#flushing.has(webhook)).slice(0, budget);
     await Promise.all(due.map((webhook) => this.#flushOne(webhook)));
   }
