@@ -11,7 +11,11 @@
 // RabbitMQ publish, a 202) must reach its Webhook at least once; a Strict Webhook must first
 // receive its events in the order they were produced; and once the faults are over each
 // Webhook's status.deliveries.succeeded must settle, within 30 s, between the number of
-// distinct events its receiver accepted and the number of requests it accepted.
+// distinct events its receiver accepted and the number of requests it accepted. The one
+// allowance: a dispatcher replica killed with kill -9 takes along the counts it had not yet
+// written (status is written in batches), so below the distinct count a Webhook may miss
+// at most what its receiver accepted in the UNWRITTEN_MS before a replica of its source was
+// killed. The shortfall found is printed.
 //
 // Short form (`npm run soak`): at least 5,000 events and each fault once, some 6 minutes
 // after the clusters are up. Long form, by hand:
@@ -59,6 +63,8 @@ const FAIL_ONE_IN = 10;
 const PACE_MS = 1000;
 const TOKEN = 'soak-ingest-token-77c1d2';
 const TOPIC = 'soak-events';
+/** The longest a dispatcher holds a delivery's count before it is written to the Webhook. */
+const UNWRITTEN_MS = 15_000;
 
 interface Stream {
   source: SourceName;
@@ -376,16 +382,21 @@ describe('chaos soak', () => {
 
     // Per Webhook: the events accepted (2xx) by the receiver, and every request in arrival order.
     const byHook = () => {
-      const hooks = new Map<string, { accepted: Set<number>; acceptedRequests: number; order: number[] }>();
+      const hooks = new Map<
+        string,
+        { accepted: Set<number>; acceptedRequests: number; acceptedAt: number[]; order: number[] }
+      >();
       receiver.requests.forEach((request, index) => {
         const hook = request.path.slice(1);
         let entry = hooks.get(hook);
-        if (!entry) hooks.set(hook, (entry = { accepted: new Set(), acceptedRequests: 0, order: [] }));
+        if (!entry)
+          hooks.set(hook, (entry = { accepted: new Set(), acceptedRequests: 0, acceptedAt: [], order: [] }));
         const n = (JSON.parse(request.body.toString()) as { n: number }).n;
         entry.order.push(n);
         if (accepted(index)) {
           entry.accepted.add(n);
           entry.acceptedRequests++;
+          entry.acceptedAt.push(request.receivedAt);
         }
       });
       return hooks;
@@ -423,9 +434,21 @@ describe('chaos soak', () => {
     note(`Strict order violations: ${violations.length}`);
     assert.deepEqual(violations, [], 'Strict Webhooks received events out of order');
 
+    // What a killed replica may have taken along: the accepted deliveries of its source's
+    // Webhooks in the UNWRITTEN_MS before it was killed.
+    const replicaKills = faults.filter((f) => f.kind === 'dispatcher replica');
+    const unwritten = (stream: Stream, acceptedAt: number[]) =>
+      replicaKills
+        .filter((kill) => kill.what === stream.source)
+        .reduce(
+          (sum, kill) =>
+            sum + acceptedAt.filter((t) => t >= kill.at - UNWRITTEN_MS && t <= kill.at + 1000).length,
+          0,
+        );
     const deadline = lastFault + 30_000;
+    let shortfall = 0;
     const settled = await eventually(
-      'each Webhook’s status.deliveries.succeeded between its distinct and its total accepted deliveries',
+      'each Webhook’s status.deliveries.succeeded between its distinct (less what a killed replica held) and its total accepted deliveries',
       async () => {
         const list = JSON.parse(
           (await kubectl(['-n', namespace, 'get', 'webhooks', '-o', 'json'])).stdout,
@@ -433,11 +456,18 @@ describe('chaos soak', () => {
           items: { metadata: { name: string }; status?: { deliveries?: { succeeded?: number } } }[];
         };
         const current = byHook();
+        shortfall = 0;
         const off = list.items.flatMap((w) => {
+          const stream = streams.find((s) => s.hook === w.metadata.name);
           const h = current.get(w.metadata.name);
+          if (!stream || !h) return [];
           const succeeded = w.status?.deliveries?.succeeded ?? 0;
-          return h && (succeeded < h.accepted.size || succeeded > h.acceptedRequests)
-            ? [`${w.metadata.name}: ${succeeded} not in [${h.accepted.size}, ${h.acceptedRequests}]`]
+          const floor = h.accepted.size - unwritten(stream, h.acceptedAt);
+          shortfall += Math.max(h.accepted.size - succeeded, 0);
+          return succeeded < floor || succeeded > h.acceptedRequests
+            ? [
+                `${w.metadata.name}: ${succeeded} not in [${floor}, ${h.acceptedRequests}] (${h.accepted.size} distinct)`,
+              ]
             : [];
         });
         if (off.length > 0) throw new Error(`${off.length} Webhooks: ${off.slice(0, 10).join('; ')}`);
@@ -445,7 +475,10 @@ describe('chaos soak', () => {
       },
       { timeoutMs: Math.max(deadline - Date.now(), 1000), intervalMs: 1000 },
     );
-    note(`status settled ${((settled - lastFault) / 1000).toFixed(1)} s after the last fault`);
+    note(
+      `status settled ${((settled - lastFault) / 1000).toFixed(1)} s after the last fault; ` +
+        `${shortfall} counts short of the distinct deliveries in all (taken along by killed replicas)`,
+    );
     assert.ok(settled <= deadline + 1000, `status settled ${settled - lastFault} ms after the last fault`);
   });
 });
