@@ -20,6 +20,12 @@ import { renewHead, sendToHead } from './republish.ts';
 
 /** A held head event is put back before the broker's consumer timeout (30 min by default). */
 const HEAD_RENEW_MS = 15 * 60_000;
+/**
+ * After taking the lock, how long to wait for an event left in the head queue to arrive
+ * before the main queue is consumed: the head queue's message count is read on another
+ * channel and may not yet count an event already on its way to this replica.
+ */
+const HEAD_SETTLE_MS = 250;
 /** How often a replica that does not hold a Strict hook's lock tries to take it. */
 const STANDBY_RETRY: RetrySchedule = { kind: 'fixed', ms: 5000 };
 
@@ -44,6 +50,8 @@ export class StrictLane {
   /** Deliveries run one at a time, head and main alike. */
   #turn: Promise<unknown> = Promise.resolve();
   #headTimer: NodeJS.Timeout | undefined;
+  /** An event from the head queue is in hand (waiting until due, or being delivered): later events wait. */
+  #headHeld = false;
 
   constructor(deps: StrictDeps) {
     this.#d = deps;
@@ -71,6 +79,7 @@ export class StrictLane {
         logger.info('Delivering in strict order');
         // Only the lock's holder puts events in the head queue: one that is there now was
         // left by an earlier holder, and arrives on the consumer above.
+        await this.#d.clock.sleep(HEAD_SETTLE_MS, stopped).catch(() => undefined);
         if (((await session.messageCount(headQueue)) ?? 0) === 0)
           await this.#serially(() => this.#resumeMain());
         await unlessAborted(head.closed, stopped);
@@ -83,6 +92,7 @@ export class StrictLane {
         await this.#standby.wait(stopped);
       } finally {
         clearTimeout(this.#headTimer);
+        this.#headHeld = false;
         await this.#pauseMain();
         if (head) {
           await head.cancel();
@@ -118,7 +128,7 @@ export class StrictLane {
 
   /** Consume the main queue, one event in hand at a time. */
   async #resumeMain(): Promise<void> {
-    if (!this.#running || this.#main || this.#d.disabled()) return;
+    if (!this.#running || this.#main || this.#headHeld || this.#d.disabled()) return;
     this.#main = await this.#d.session.consume(this.#d.config.topology.queue, { prefetch: 1 }, (d) => {
       void this.#serially(() => this.#d.handle(d));
     });
@@ -131,6 +141,7 @@ export class StrictLane {
 
   /** The head event, when it is due; held (and renewed before the consumer timeout) until then. */
   async #onHead(delivery: Delivery): Promise<void> {
+    this.#headHeld = true;
     await this.#pauseMain();
     const due = Number(delivery.properties.headers?.[HEADER.dueAt] ?? 0);
     const wait = Number.isFinite(due) ? due - this.#d.clock.now() : 0;
@@ -158,6 +169,7 @@ export class StrictLane {
     // Later events may go once the head event is done with. After a retry it is back in
     // the head queue; when it was given back (broker trouble, disabled) it comes again.
     if (outcome === 'delivered' || outcome === 'failed' || outcome === 'filtered') {
+      this.#headHeld = false;
       const old = this.#main;
       this.#main = undefined;
       await old?.close();
