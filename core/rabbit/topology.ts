@@ -36,6 +36,16 @@ export function queuePrefix(namespace: string, webhook: string): string {
   return `hookline.${namespace}.${webhook}`;
 }
 
+/**
+ * The lock of a Strict Webhook: an exclusive queue (no messages, gone with the connection that
+ * declared it) that one dispatcher replica at a time holds while it delivers the Webhook.
+ * Apart from the `hookline.` names so that a dispatcher's right to declare and delete it
+ * reaches nothing else.
+ */
+export function strictLockName(namespace: string, webhook: string): string {
+  return `hookline-lock.${namespace}.${webhook}`;
+}
+
 /** The first version's per-level retry queues, found and drained on upgrade. */
 export function legacyRetryQueueName(namespace: string, webhook: string, level: number): string {
   return `${queuePrefix(namespace, webhook)}.retry.${level}`;
@@ -187,6 +197,8 @@ export interface WebhookQueues {
   queue: string;
   deadLetterQueue: string;
   headQueue: string;
+  /** Strict ordering: the exclusive queue whose holder delivers the Webhook (see strictLockName). */
+  lockQueue: string;
   /** Where a delayed retry is published, with which destination in its routing key. */
   delayExchange: string;
   delayDestination: string;
@@ -200,6 +212,7 @@ export function webhookQueues(namespace: string, webhook: string): WebhookQueues
     queue: prefix,
     deadLetterQueue: `${prefix}.dlq`,
     headQueue: `${prefix}.head`,
+    lockQueue: strictLockName(namespace, webhook),
     delayExchange: delayEntryExchange(namespace),
     delayDestination: delayDestination(webhook),
     directExchange: directExchangeName(namespace),

@@ -40,6 +40,16 @@ export interface Consumer {
   close(): Promise<void>;
 }
 
+/**
+ * A lock this session's connection holds: an exclusive queue, which the broker lets one
+ * connection at a time declare (cluster-wide) and deletes when that connection closes.
+ */
+export interface BrokerLock {
+  /** Resolves when the lock is gone: released, or its channel or connection closed. */
+  readonly lost: Promise<void>;
+  release(): Promise<void>;
+}
+
 export interface BrokerSession {
   ready(): Promise<void>;
   readonly connected: boolean;
@@ -57,6 +67,8 @@ export interface BrokerSession {
     options: { prefetch: number; exclusive?: boolean },
     onMessage: (d: Delivery) => void,
   ): Promise<Consumer>;
+  /** Takes the lock of that name; undefined when another connection holds it (RabbitMQ 405). */
+  lock(name: string): Promise<BrokerLock | undefined>;
   messageCount(queue: string): Promise<number | undefined>;
   purge(queue: string): Promise<number>;
   close(): Promise<void>;

@@ -6,10 +6,11 @@ import type amqp from 'amqplib';
 import type { Logger } from 'pino';
 import { brokerConnection } from './connection.ts';
 import { openConsumer } from './consumer.ts';
-import type { BrokerSession } from './contract.ts';
+import type { BrokerLock, BrokerSession } from './contract.ts';
 import { confirmPublisher } from './publisher.ts';
 
 export {
+  type BrokerLock,
   ExclusiveConsumerTaken,
   PUBLISH_MARK,
   Unroutable,
@@ -71,6 +72,9 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
     async consume(queue, options, onMessage) {
       return openConsumer(await connection.current(), queue, options, onMessage);
     },
+    async lock(name) {
+      return takeLock(await connection.current(), name);
+    },
     async messageCount(queue) {
       try {
         return await withChannel(async (channel) => (await channel.checkQueue(queue)).messageCount);
@@ -91,6 +95,30 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
     async close() {
       await inspector?.then((c) => c.close()).catch(() => undefined);
       await connection.close();
+    },
+  };
+}
+
+/** Declares `name` as an exclusive queue on a channel of its own, kept open while the lock is held. */
+async function takeLock(connection: amqp.ChannelModel, name: string): Promise<BrokerLock | undefined> {
+  const channel = await connection.createChannel();
+  let refused = false;
+  channel.on('error', (error: Error & { code?: number }) => {
+    if (error.code === 405) refused = true; // RESOURCE_LOCKED: another connection's exclusive queue
+  });
+  const lost = new Promise<void>((resolve) => channel.once('close', () => resolve()));
+  try {
+    await channel.assertQueue(name, { exclusive: true, durable: false, autoDelete: false });
+  } catch (error) {
+    await channel.close().catch(() => undefined);
+    if (refused) return undefined;
+    throw error;
+  }
+  return {
+    lost,
+    async release() {
+      await channel.deleteQueue(name).catch(() => undefined);
+      await channel.close().catch(() => undefined);
     },
   };
 }

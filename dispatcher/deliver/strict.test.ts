@@ -42,6 +42,7 @@ function brokerAfterTakeover(due: number) {
       const consumer: Consumer = { closed, cancel: () => Promise.resolve(), close: () => (close(), closed) };
       return Promise.resolve(consumer);
     },
+    lock: () => Promise.resolve({ lost: new Promise(() => undefined), release: () => Promise.resolve() }),
     messageCount: () => Promise.resolve(0),
   } as unknown as BrokerSession;
   return session;
@@ -53,7 +54,11 @@ describe('StrictLane', () => {
     const delivered: string[] = [];
     const lane = new StrictLane({
       config: {
-        topology: { queue: 'hookline.shop.hook', headQueue: 'hookline.shop.hook.head' },
+        topology: {
+          queue: 'hookline.shop.hook',
+          headQueue: 'hookline.shop.hook.head',
+          lockQueue: 'hookline-lock.shop.hook',
+        },
       } as unknown as HookConfig,
       session: brokerAfterTakeover(Date.now() + 100),
       logger: pino({ level: 'silent' }),

@@ -1,12 +1,16 @@
-// Strict delivery of one Webhook: one replica at a time, the exclusive consumer on the head
-// queue being the lock. The event being retried waits in the head queue with the time it is
-// due, and the main queue is not consumed until it was delivered or failed for good, so
-// later events wait in order. Head and main deliveries run one at a time.
+// Strict delivery of one Webhook: one replica at a time, the one whose connection holds the
+// Webhook's lock (an exclusive queue: the broker lets one connection at a time declare it,
+// cluster-wide, and deletes it with that connection; an exclusive consumer would not do, as
+// quorum queues do not enforce consumer exclusivity). The event being retried waits in the
+// head queue with the time it is due, and the main queue is not consumed until it was
+// delivered or failed for good, so later events wait in order. Head and main deliveries run
+// one at a time.
 import type { Logger } from 'pino';
 import { errorMessage } from '../../core/errors.ts';
 import { Retry, type Clock, type RetrySchedule } from '../../core/retry.ts';
 import {
   ExclusiveConsumerTaken,
+  type BrokerLock,
   type BrokerSession,
   type Consumer,
   type Delivery,
@@ -65,12 +69,16 @@ export class StrictLane {
   /** Takes the lock, delivers while it holds it, stands by while another replica does; until stopped. */
   async run(): Promise<void> {
     const { session, logger, stopped } = this.#d;
-    const { headQueue } = this.#d.config.topology;
+    const { headQueue, lockQueue } = this.#d.config.topology;
     while (this.#running) {
+      let lock: BrokerLock | undefined;
       let head: Consumer | undefined;
       try {
         await session.ready();
-        // The head queue's exclusive consumer is the lock: one replica delivers this hook.
+        lock = await session.lock(lockQueue);
+        if (!lock) throw new ExclusiveConsumerTaken(`${lockQueue} is held by another connection`);
+        // Exclusive as well: on a classic head queue, a replica of an earlier version that
+        // still holds it keeps this one out.
         head = await session.consume(headQueue, { prefetch: 1, exclusive: true }, (d) => {
           void this.#serially(() => this.#onHead(d));
         });
@@ -82,7 +90,7 @@ export class StrictLane {
         await this.#d.clock.sleep(HEAD_SETTLE_MS, stopped).catch(() => undefined);
         if (((await session.messageCount(headQueue)) ?? 0) === 0)
           await this.#serially(() => this.#resumeMain());
-        await unlessAborted(head.closed, stopped);
+        await unlessAborted(Promise.race([head.closed, lock.lost]), stopped);
       } catch (error) {
         if (error instanceof ExclusiveConsumerTaken) {
           logger.debug('Another replica delivers this hook in strict order; standing by');
@@ -102,6 +110,8 @@ export class StrictLane {
         const main = this.#main;
         this.#main = undefined;
         await main?.close();
+        // Last: another replica may deliver once nothing of this one's is in hand.
+        await lock?.release();
       }
     }
   }

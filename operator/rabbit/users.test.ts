@@ -36,12 +36,19 @@ describe('namespacePermissions', () => {
       assert.equal(new RegExp(read).test(name), allowed);
     });
   }
-  it('declares and deletes nothing', () => {
-    // '^$' is RabbitMQ's "no resource": it names only the default exchange, which cannot be
-    // declared or deleted by anyone.
-    assert.equal(configure, '^$');
-    for (const name of ['hookline.shop.orders', 'hookline.shop.~direct', 'anything'])
-      assert.equal(new RegExp(configure).test(name), false);
+  it('declares and deletes only its own Strict locks', () => {
+    const cases: [string, boolean][] = [
+      ['hookline-lock.shop.orders', true],
+      ['hookline-lock.shops.orders', false],
+      ['hookline-lock.other.orders', false],
+      ['hookline.shop.orders', false],
+      ['hookline.shop.orders.head', false],
+      ['hookline.shop.~direct', false],
+      ['hookline-ingest.shop.anchor.dlq', false],
+      ['', false],
+      ['anything', false],
+    ];
+    for (const [name, allowed] of cases) assert.equal(new RegExp(configure).test(name), allowed, name);
   });
 });
 

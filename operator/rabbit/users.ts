@@ -28,12 +28,13 @@ function literal(text: string): string {
  * What a namespace's dispatcher may do: read (consume, purge) and write (publish into) the
  * namespace's own objects, which all start with `hookline.<namespace>.` or
  * `hookline-ingest.<namespace>.` (a namespace name has no dot, so no other namespace's
- * names match), and declare or delete nothing. No right on the default exchange: a write
- * there would reach every queue of the vhost.
+ * names match), and declare or delete only its Strict Webhooks' locks
+ * (`hookline-lock.<namespace>.`, exclusive queues that hold no messages). No right on the
+ * default exchange: a write there would reach every queue of the vhost.
  */
 export function namespacePermissions(namespace: string): Permissions {
   const own = `^(hookline|hookline-ingest)\\.${literal(namespace)}\\.`;
-  return { configure: '^$', write: own, read: own };
+  return { configure: `^hookline-lock\\.${literal(namespace)}\\.`, write: own, read: own };
 }
 
 /** A new password: 32 random bytes, URL-safe so that it sits in a URI as it is. */

@@ -160,7 +160,7 @@ describe('per-source broker credentials on the default broker', () => {
     assert.deepEqual(
       { configure: permissions?.configure, write: permissions?.write, read: permissions?.read },
       {
-        configure: '^$',
+        configure: `^hookline-lock\\.${ns.a}\\.`,
         write: `^(hookline|hookline-ingest)\\.${ns.a}\\.`,
         read: `^(hookline|hookline-ingest)\\.${ns.a}\\.`,
       },
@@ -209,6 +209,10 @@ describe('per-source broker credentials on the default broker', () => {
         [
           "declare a queue in A's own namespace",
           (c) => c.assertQueue(`hookline.${ns.a}.extra`, { durable: true }),
+        ],
+        [
+          "take the lock of B's Strict Webhook",
+          (c) => c.assertQueue(`hookline-lock.${ns.b}.ledger`, { exclusive: true, durable: false }),
         ],
       ];
       const answers: Record<string, number | undefined> = {};
