@@ -197,3 +197,11 @@ export function headerText(value: Buffer | string): string {
 
 /** Between restarts of a consumer that crashed for good: from 500 ms, doubling up to 15 s, with jitter. */
 export const RESTART: RetrySchedule = { kind: 'exponential', baseMs: 500, maxMs: 15_000 };
+
+/**
+ * How long the group waits for a member that stopped heartbeating (every 3 s) before its
+ * partitions go to the others: a replica killed without leaving the group holds its
+ * partitions this long. 15 s: five heartbeats of margin for a busy process, half of the
+ * 30 s it was.
+ */
+export const SESSION_TIMEOUT_MS = 15_000;

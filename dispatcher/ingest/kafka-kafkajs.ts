@@ -8,6 +8,7 @@ import { errorMessage } from '../../core/errors.ts';
 import {
   headerText,
   keepConsuming,
+  SESSION_TIMEOUT_MS,
   tlsOptions,
   type KafkaConsume,
   type KafkaConsumerSettings,
@@ -92,7 +93,7 @@ export const kafkajsConsume: KafkaConsume = async (settings, handler, logger) =>
   async function start(): Promise<void> {
     const current = kafka.consumer({
       groupId: settings.groupId,
-      sessionTimeout: 30_000,
+      sessionTimeout: SESSION_TIMEOUT_MS,
       rebalanceTimeout: 60_000,
       heartbeatInterval: 3_000,
       retry: RETRY,

@@ -8,6 +8,7 @@ import {
   headerText,
   keepConsuming,
   keepReading,
+  SESSION_TIMEOUT_MS,
   tlsOptions,
   type KafkaConsume,
   type KafkaConsumerSettings,
@@ -128,7 +129,7 @@ export const platformaticConsume: KafkaConsume = async (settings, handler, logge
     const current: BufferConsumer = new Consumer({
       ...platformaticOptions(settings),
       groupId: settings.groupId,
-      sessionTimeout: 30_000,
+      sessionTimeout: SESSION_TIMEOUT_MS,
       rebalanceTimeout: 60_000,
       heartbeatInterval: 3_000,
       autocommit: false,
