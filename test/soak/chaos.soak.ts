@@ -63,8 +63,13 @@ const FAIL_ONE_IN = 10;
 const PACE_MS = 1000;
 const TOKEN = 'soak-ingest-token-77c1d2';
 const TOPIC = 'soak-events';
-/** The longest a dispatcher holds a delivery's count before it is written to the Webhook. */
-const UNWRITTEN_MS = 15_000;
+/**
+ * The longest a dispatcher holds a delivery's count before it is written to the Webhook: a
+ * replica writes ten Webhooks a second at most, four at a time, so with its 30-odd busy
+ * Webhooks and an API server slowed by the faults (and by this machine's load) a count can
+ * wait 15 s and more for its Webhook's turn.
+ */
+const UNWRITTEN_MS = 30_000;
 
 interface Stream {
   source: SourceName;
