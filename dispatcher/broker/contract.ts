@@ -62,13 +62,14 @@ export interface BrokerSession {
     properties?: MessageProperties,
     options?: PublishOptions,
   ): Promise<void>;
+  /** `key`: the channels of one key (a Webhook's) are on one connection. */
   consume(
     queue: string,
-    options: { prefetch: number; exclusive?: boolean },
+    options: { prefetch: number; exclusive?: boolean; key?: string },
     onMessage: (d: Delivery) => void,
   ): Promise<Consumer>;
   /** Takes the lock of that name; undefined when another connection holds it (RabbitMQ 405). */
-  lock(name: string): Promise<BrokerLock | undefined>;
+  lock(name: string, key?: string): Promise<BrokerLock | undefined>;
   messageCount(queue: string): Promise<number | undefined>;
   purge(queue: string): Promise<number>;
   close(): Promise<void>;

@@ -1,9 +1,11 @@
-// The dispatcher's RabbitMQ session on amqplib, behind the interface of contract.ts: one
+// The dispatcher's RabbitMQ session on amqplib, behind the interface of contract.ts: a
 // connection that reconnects by itself with backoff after the broker restarts
 // (connection.ts), a confirm channel to publish on (publisher.ts), and a channel per
-// consumer (consumer.ts). Consumers are re-established by their owners, who wait on `ready()`.
+// consumer (consumer.ts), on more connections as the channels outgrow one (carriers.ts).
+// Consumers are re-established by their owners, who wait on `ready()`.
 import type amqp from 'amqplib';
 import type { Logger } from 'pino';
+import { Carriers } from './carriers.ts';
 import { brokerConnection } from './connection.ts';
 import { openConsumer } from './consumer.ts';
 import type { BrokerLock, BrokerSession } from './contract.ts';
@@ -30,6 +32,15 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
     onOpen: (c) => publisher.open(c),
     onClose: () => publisher.forget(),
   });
+  const carriers = new Carriers(connection, (index) =>
+    brokerConnection({
+      uri,
+      name: `${name} #${index + 1}`,
+      logger,
+      onOpen: () => Promise.resolve(),
+      onClose: () => undefined,
+    }),
+  );
 
   // Queue inspections (message counts, purges) share one channel, one at a time: a sample
   // of every Webhook's queues opens no channels. A missing queue (404) closes that channel;
@@ -69,12 +80,18 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
     // Handed straight through: an async wrapper here cost each ingested event a promise and a turn.
     publish: (exchange, routingKey, body, properties = {}, options = {}) =>
       publisher.publish(exchange, routingKey, body, properties, options),
-    async consume(queue, options, onMessage) {
-      return openConsumer(await connection.current(), queue, options, onMessage);
-    },
-    async lock(name) {
-      return takeLock(await connection.current(), name);
-    },
+    consume: (queue, options, onMessage) =>
+      carriers.open(
+        options.key,
+        (c) => openConsumer(c, queue, options, onMessage),
+        (consumer) => consumer.closed,
+      ),
+    lock: (name, key) =>
+      carriers.open(
+        key,
+        (c) => takeLock(c, name),
+        async (lock) => lock?.lost,
+      ),
     async messageCount(queue) {
       try {
         return await withChannel(async (channel) => (await channel.checkQueue(queue)).messageCount);
@@ -91,10 +108,10 @@ export function amqpSession(uri: string, logger: Logger, name = 'hookline-dispat
         throw error;
       }
     },
-    drain: () => connection.drain(),
+    drain: () => carriers.connections.forEach((c) => c.drain()),
     async close() {
       await inspector?.then((c) => c.close()).catch(() => undefined);
-      await connection.close();
+      await Promise.all(carriers.connections.map((c) => c.close()));
     },
   };
 }

@@ -75,13 +75,18 @@ export class StrictLane {
       let head: Consumer | undefined;
       try {
         await session.ready();
-        lock = await session.lock(lockQueue);
+        // The lock and the consumers on one connection: they go together if it drops.
+        lock = await session.lock(lockQueue, this.#d.config.name);
         if (!lock) throw new ExclusiveConsumerTaken(`${lockQueue} is held by another connection`);
         // Exclusive as well: on a classic head queue, a replica of an earlier version that
         // still holds it keeps this one out.
-        head = await session.consume(headQueue, { prefetch: 1, exclusive: true }, (d) => {
-          void this.#serially(() => this.#onHead(d));
-        });
+        head = await session.consume(
+          headQueue,
+          { prefetch: 1, exclusive: true, key: this.#d.config.name },
+          (d) => {
+            void this.#serially(() => this.#onHead(d));
+          },
+        );
         this.#standby.succeeded();
         if (!this.#running) break;
         logger.info('Delivering in strict order');
@@ -139,7 +144,8 @@ export class StrictLane {
   /** Consume the main queue, one event in hand at a time. */
   async #resumeMain(): Promise<void> {
     if (!this.#running || this.#main || this.#headHeld || this.#d.disabled()) return;
-    this.#main = await this.#d.session.consume(this.#d.config.topology.queue, { prefetch: 1 }, (d) => {
+    const key = this.#d.config.name;
+    this.#main = await this.#d.session.consume(this.#d.config.topology.queue, { prefetch: 1, key }, (d) => {
       void this.#serially(() => this.#d.handle(d));
     });
   }

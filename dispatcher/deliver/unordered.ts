@@ -48,7 +48,7 @@ export class UnorderedLane {
         }
         const consumer = await session.consume(
           config.topology.queue,
-          { prefetch: config.policy.concurrency },
+          { prefetch: config.policy.concurrency, key: config.name },
           (d) => void this.#d.handle(d),
         );
         retry.succeeded();
@@ -77,7 +77,8 @@ export class UnorderedLane {
     let taken = false;
     let handled!: () => void;
     const done = new Promise<void>((resolve) => (handled = resolve));
-    const consumer = await this.#d.session.consume(this.#d.config.topology.queue, { prefetch: 1 }, (d) => {
+    const { queue } = this.#d.config.topology;
+    const consumer = await this.#d.session.consume(queue, { prefetch: 1, key: this.#d.config.name }, (d) => {
       if (taken) return d.nack(true);
       taken = true;
       void this.#d.handle(d, true).finally(handled);

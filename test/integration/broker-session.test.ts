@@ -1,10 +1,11 @@
-// The lock Strict delivery rests on, against the real broker: one connection at a time holds
-// a Webhook's lock, and a connection that goes away leaves it to the next.
+// The dispatcher's broker session against the real broker: the lock Strict delivery rests on
+// (one connection at a time holds a Webhook's lock; a connection that goes away leaves it to
+// the next), and more consumers than one connection may have channels.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { amqpSession, type BrokerSession } from '../../dispatcher/broker/session.ts';
-import { testEnv } from '../env/handles.ts';
+import { amqpConnect, testEnv } from '../env/handles.ts';
 import { eventually } from '../fixtures/wait.ts';
 
 const logger = pino({ level: 'silent' });
@@ -45,5 +46,38 @@ describe('the Strict lock on the broker', () => {
         intervalMs: 100,
       },
     );
+  });
+});
+
+describe('a dispatcher session with more consumers than a connection has channels', () => {
+  it('spreads them over connections: 2,100 consumers where RabbitMQ allows 2,047 channels a connection', async () => {
+    const count = 2100;
+    const prefix = `hookline.channels-${suffix}`;
+    const admin = await amqpConnect();
+    const session = amqpSession(testEnv().rabbitmq.amqpUrl, logger, 'channels-test');
+    try {
+      const channel = await admin.createChannel();
+      for (let i = 0; i < count; i++)
+        await channel.assertQueue(`${prefix}.${i}`, { durable: false, autoDelete: true });
+      const got = new Set<number>();
+      for (let i = 0; i < count; i++)
+        await session.consume(`${prefix}.${i}`, { prefetch: 1, key: `hook-${i}` }, (d) => {
+          got.add(i);
+          d.ack();
+        });
+      for (const i of [0, 1046, 2046, 2047, count - 1])
+        channel.sendToQueue(`${prefix}.${i}`, Buffer.from('{}'));
+      await eventually('one message on each of five queues consumed', () => got.size === 5 || undefined, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      });
+      assert.deepEqual(
+        [...got].sort((a, b) => a - b),
+        [0, 1046, 2046, 2047, count - 1],
+      );
+    } finally {
+      await session.close();
+      await admin.close().catch(() => undefined);
+    }
   });
 });
