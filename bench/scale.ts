@@ -13,7 +13,8 @@
 // the hot Webhooks, and the cold ones hold bindings, queues and consumers that match nothing.
 //
 //   npm run bench:scale [-- --webhooks 10000 --hot 1000 --events 10000 --rounds 1]
-//   BENCH_PROFILE=1 writes the operator's and the dispatcher's CPU profiles to /tmp/hookline-bench-profiles.
+//   BENCH_PROFILE=1 writes the operator's and the dispatcher's CPU profiles to /tmp/hookline-bench-profiles;
+//   BENCH_HEAP=1 a heap snapshot of the dispatcher there once all are Ready.
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -214,10 +215,15 @@ async function measure(namespace: string, exchange: string, operator: OperatorPr
   const loadBefore = os.loadavg()[0]!;
   const before = await broker(namespace);
   // The dispatcher logs at info: the fixture waits for its start-up lines.
+  fs.mkdirSync(PROFILE_DIR, { recursive: true });
+  const nodeOptions = [
+    ...(process.env.BENCH_PROFILE ? [`--cpu-prof --cpu-prof-dir=${PROFILE_DIR}`] : []),
+    ...(process.env.BENCH_HEAP ? [`--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${PROFILE_DIR}`] : []),
+  ];
   const dispatcher = await startDispatcher(
     namespace,
     'bench',
-    process.env.BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {},
+    nodeOptions.length > 0 ? { NODE_OPTIONS: nodeOptions.join(' ') } : {},
   );
   try {
     return await measureWith(namespace, exchange, operator, dispatcher, { loadBefore, before });
@@ -243,6 +249,7 @@ async function measureWith(
   });
   const { appliedMs, ready, readyMs, atReady } = result;
   const dispatcherPeakRssAtReadyMiB = peakRssMiB(dispatcher.child.pid!);
+  if (process.env.BENCH_HEAP) await heapSnapshot(dispatcher.child.pid!);
   console.log(
     `  ${ready}/${WEBHOOKS} Webhooks Ready after ${(readyMs / 1000).toFixed(1)} s (API server ${(appliedMs / 1000).toFixed(1)} s); ` +
       `broker: ${atReady.queues} queues, ${atReady.memoryMiB} MiB`,
@@ -276,6 +283,22 @@ async function measureWith(
   };
   console.log(`  all deleted after ${(deletedAllMs / 1000).toFixed(1)} s`);
   return figures;
+}
+
+/** Has the process write a heap snapshot (it was started with --heapsnapshot-signal) and waits until it is written. */
+async function heapSnapshot(pid: number): Promise<void> {
+  const snapshots = () => fs.readdirSync(PROFILE_DIR).filter((f) => f.endsWith('.heapsnapshot'));
+  const before = new Set(snapshots());
+  process.kill(pid, 'SIGUSR2');
+  let size = -1;
+  for (;;) {
+    await sleep(2000);
+    const file = snapshots().find((f) => !before.has(f));
+    if (!file) continue;
+    const now = fs.statSync(path.join(PROFILE_DIR, file)).size;
+    if (now === size) return console.log(`  heap snapshot: ${path.join(PROFILE_DIR, file)}`);
+    size = now;
+  }
 }
 
 function summary(r: Round): string {
