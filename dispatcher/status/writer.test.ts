@@ -100,7 +100,7 @@ describe('StatusWriter', () => {
     const writer = new StatusWriter({ client, namespace: 'shop', logger: pino({ level: 'silent' }) });
     writer.record('hook', record);
     await writer.flush();
-    writer.record('hook', { ...record, eventId: 'evt_2', outcome: 'Succeeded', error: undefined });
+    writer.record('hook', success('evt_2'));
     await writer.flush();
     assert.equal(patches.length, 2);
     const second = patches[1] as { status: { attempts: number; lastAttempt: { eventId: string } } };
@@ -156,20 +156,33 @@ function versionedServer() {
   };
 }
 
+/** A writer on that server, whose informer holds what `informer` answers. */
+function writerOn(server: ReturnType<typeof versionedServer>, informer: () => StoredWebhook) {
+  return new StatusWriter({
+    client: server.client,
+    namespace: 'shop',
+    logger: pino({ level: 'silent' }),
+    cached: informer,
+  });
+}
+
+/** A delivery that succeeded. */
+const success = (eventId: string) => ({
+  ...record,
+  eventId,
+  outcome: 'Succeeded' as const,
+  error: undefined,
+});
+
 describe('StatusWriter and a lagging informer', () => {
   it('writes on top of its own last write while the informer has not seen it, without a conflict', async () => {
     // The informer still holds the version from before the writer's first write, as it
     // does while the API server's watch lags behind its writes.
     const server = versionedServer();
     const informer = server.current();
-    const writer = new StatusWriter({
-      client: server.client,
-      namespace: 'shop',
-      logger: pino({ level: 'silent' }),
-      cached: () => informer,
-    });
+    const writer = writerOn(server, () => informer);
     for (let i = 0; i < 5; i++) {
-      writer.record('hook', { ...record, eventId: `evt_${i}`, outcome: 'Succeeded', error: undefined });
+      writer.record('hook', success(`evt_${i}`));
       await writer.flush();
     }
     assert.deepEqual(server.calls, { gets: 0, conflicts: 0, writes: 5 });
@@ -179,17 +192,12 @@ describe('StatusWriter and a lagging informer', () => {
   it('takes the informer’s copy once it is newer than its own write', async () => {
     const server = versionedServer();
     let informer = server.current();
-    const writer = new StatusWriter({
-      client: server.client,
-      namespace: 'shop',
-      logger: pino({ level: 'silent' }),
-      cached: () => informer,
-    });
-    writer.record('hook', { ...record, outcome: 'Succeeded', error: undefined });
+    const writer = writerOn(server, () => informer);
+    writer.record('hook', success('evt_1'));
     await writer.flush();
     server.touch(); // another replica wrote; the informer saw it
     informer = server.current();
-    writer.record('hook', { ...record, eventId: 'evt_2', outcome: 'Succeeded', error: undefined });
+    writer.record('hook', success('evt_2'));
     await writer.flush();
     assert.deepEqual(server.calls, { gets: 0, conflicts: 0, writes: 2 });
   });
@@ -197,16 +205,11 @@ describe('StatusWriter and a lagging informer', () => {
   it('reads afresh after a conflict, and counts every delivery once', async () => {
     const server = versionedServer();
     const informer = server.current();
-    const writer = new StatusWriter({
-      client: server.client,
-      namespace: 'shop',
-      logger: pino({ level: 'silent' }),
-      cached: () => informer,
-    });
-    writer.record('hook', { ...record, outcome: 'Succeeded', error: undefined });
+    const writer = writerOn(server, () => informer);
+    writer.record('hook', success('evt_1'));
     await writer.flush();
     server.touch(); // another replica wrote; the informer has not seen it yet
-    writer.record('hook', { ...record, eventId: 'evt_2', outcome: 'Succeeded', error: undefined });
+    writer.record('hook', success('evt_2'));
     await writer.flush();
     assert.deepEqual(server.calls, { gets: 1, conflicts: 1, writes: 2 });
     assert.equal(server.current().status?.deliveries?.succeeded, 2);
