@@ -43,6 +43,9 @@ function aWebhook(
   };
 }
 
+/** The status of a Webhook whose queues the operator declared. */
+const applied = { status: { topology: { broker: 'default', exchange: 'orders', bindings: ['order.*'] } } };
+
 function aPolicy(name: string, resourceVersion: string, spec: Record<string, unknown> = {}): RawObject {
   return {
     apiVersion: 'hookline.dev/v1alpha1',
@@ -120,8 +123,17 @@ describe('deliverable', () => {
     want: 'after' | 'before' | 'none';
     shownDisabled?: boolean;
   }[] = [
-    { name: 'an After hook of the source', webhook: aWebhook('a'), want: 'after' },
-    { name: 'a Before hook', webhook: aWebhook('b', { spec: { phase: 'Before' } }), want: 'before' },
+    { name: 'an After hook of the source', webhook: aWebhook('a', applied), want: 'after' },
+    {
+      name: 'an After hook whose queues the operator has not declared yet',
+      webhook: aWebhook('q'),
+      want: 'none',
+    },
+    {
+      name: 'a Before hook (it has no queue)',
+      webhook: aWebhook('b', { spec: { phase: 'Before' } }),
+      want: 'before',
+    },
     {
       name: 'a hook of another source',
       webhook: aWebhook('c', { spec: { sourceRef: { name: 'payments' } } }),
@@ -143,7 +155,7 @@ describe('deliverable', () => {
     },
     {
       name: 'a hook this replica disabled at an earlier generation',
-      webhook: aWebhook('h', { generation: 4 }),
+      webhook: aWebhook('h', { generation: 4, ...applied }),
       disabledHere: [['h', 3]],
       want: 'after',
     },
@@ -199,6 +211,7 @@ describe('SyncedParts', () => {
     const parts = new SyncedParts();
     parts.changed('shop/a', aWebhook('a'));
     const changes: [string, RawObject][] = [
+      ['queues declared', aWebhook('a', applied)],
       ['spec', aWebhook('a', { generation: 2, spec: { url: 'https://b.example.com/hook' } })],
       [
         'label',

@@ -55,7 +55,10 @@ export interface Deliverable {
 /**
  * The Webhooks of `source` to deliver to: not being deleted, not suspended, and not disabled,
  * neither in the API nor by this replica at their current generation (`disabledHere`, kept
- * until the status write shows it).
+ * until the status write shows it). An After hook also waits until its status records the
+ * topology the operator applied: before that its queue does not exist, and a consumer
+ * retrying it would open and lose a channel every few seconds (ten thousand Webhooks applied
+ * at once kept the broker busy with nothing else).
  */
 export function deliverable(
   webhooks: Iterable<RawObject>,
@@ -66,12 +69,13 @@ export function deliverable(
   for (const webhook of webhooks) {
     const { name, generation, deletionTimestamp } = webhook.metadata;
     const spec = webhook.spec as { phase?: string; suspend?: boolean } | undefined;
-    const status = webhook.status as { disabled?: boolean } | undefined;
+    const status = webhook.status as { disabled?: boolean; topology?: unknown } | undefined;
     if (sourceOf(webhook) !== source || deletionTimestamp) continue;
     if (status?.disabled) found.shownDisabled.push(name);
     const disabledByUs = disabledHere.has(name) && disabledHere.get(name) === generation;
     if (spec?.suspend || status?.disabled || disabledByUs) continue;
-    (spec?.phase === 'Before' ? found.before : found.after).set(name, webhook);
+    if (spec?.phase === 'Before') found.before.set(name, webhook);
+    else if (status?.topology) found.after.set(name, webhook);
   }
   return found;
 }
@@ -117,7 +121,8 @@ export function inputsOf(
 
 /**
  * What a sync reads of a Webhook: all of it but its status and bookkeeping, and of the
- * status only whether it is disabled and which send-test it answered. A watch event that
+ * status only whether it is disabled, whether its queues were declared and which send-test it
+ * answered. A watch event that
  * changes none of it (the echo of a status write: every second per busy Webhook) needs no sync.
  */
 export function syncedPartOf(raw: RawObject): string {
@@ -128,11 +133,16 @@ export function syncedPartOf(raw: RawObject): string {
   } = raw.metadata as RawObject['metadata'] & {
     managedFields?: unknown;
   };
-  const status = raw.status as { disabled?: boolean; lastTest?: { token?: string } } | undefined;
+  const status = raw.status as
+    { disabled?: boolean; topology?: unknown; lastTest?: { token?: string } } | undefined;
   return JSON.stringify({
     ...raw,
     metadata,
-    status: { disabled: status?.disabled, answeredTest: status?.lastTest?.token },
+    status: {
+      disabled: status?.disabled,
+      declared: status?.topology !== undefined,
+      answeredTest: status?.lastTest?.token,
+    },
   });
 }
 
