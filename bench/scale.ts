@@ -12,7 +12,13 @@
 // published with routing key `hot.<n mod hot>`, so each event is delivered once, to one of
 // the hot Webhooks, and the cold ones hold bindings, queues and consumers that match nothing.
 //
-//   npm run bench:scale [-- --webhooks 10000 --hot 1000 --events 10000 --rounds 1]
+// The Webhooks are applied by `--appliers` kubectl processes side by side (a GitOps tool syncs
+// with several workers too), each with its share; the baseline is that same apply's time.
+// `--queue-type` is the EventSource's queueType: a quorum queue reserves about three of the
+// RabbitMQ node's file handles, and a node out of them accepts no new connection (see
+// docs/operations.md, "Many Webhooks on one broker").
+//
+//   npm run bench:scale [-- --webhooks 10000 --hot 1000 --events 10000 --rounds 1 --appliers 4 --queue-type quorum]
 //   BENCH_PROFILE=1 writes the operator's and the dispatcher's CPU profiles to /tmp/hookline-bench-profiles;
 //   BENCH_HEAP=1 a heap snapshot of the dispatcher there once all are Ready.
 import fs from 'node:fs';
@@ -46,14 +52,20 @@ const { values } = parseArgs({
     hot: { type: 'string', default: '1000' },
     events: { type: 'string', default: '10000' },
     rounds: { type: 'string', default: '1' },
+    appliers: { type: 'string', default: '4' },
+    'queue-type': { type: 'string', default: 'quorum' },
   },
 });
 const WEBHOOKS = Number(values.webhooks);
 const HOT = Math.min(Number(values.hot), WEBHOOKS);
 const EVENTS = Number(values.events);
 const ROUNDS = Number(values.rounds);
-if ([WEBHOOKS, HOT, EVENTS, ROUNDS].some((n) => !Number.isInteger(n) || n < 1))
-  throw new Error('--webhooks, --hot, --events and --rounds take whole numbers of at least 1');
+const APPLIERS = Number(values.appliers);
+const QUEUE_TYPE = values['queue-type'];
+if ([WEBHOOKS, HOT, EVENTS, ROUNDS, APPLIERS].some((n) => !Number.isInteger(n) || n < 1))
+  throw new Error('--webhooks, --hot, --events, --rounds and --appliers take whole numbers of at least 1');
+if (QUEUE_TYPE !== 'quorum' && QUEUE_TYPE !== 'classic')
+  throw new Error(`--queue-type: "${QUEUE_TYPE}" is not quorum or classic`);
 
 const TARGETS = { timeToAllReadyMs: 120_000, operatorPeakRssMiB: 300, dispatcherPeakRssMiB: 500 };
 
@@ -87,19 +99,35 @@ function receivedOrTimeout(count: number, timeoutMs: number): Promise<void> {
   });
 }
 
-function webhooksManifest(count: number): string {
-  return Array.from({ length: count }, (_, i) =>
-    JSON.stringify({
-      apiVersion: 'hookline.dev/v1alpha1',
-      kind: 'Webhook',
-      metadata: { name: `hook-${i}` },
-      spec: {
-        sourceRef: { name: 'bench' },
-        url: `http://127.0.0.1:${port}/${i}`,
-        events: [i < HOT ? `hot.${i}` : `cold.${i}`],
-      },
-    }),
-  ).join('\n---\n');
+/** The manifests of Webhooks `from` to `to` (excluded). */
+function webhooksManifest(from: number, to: number): string {
+  return Array.from({ length: to - from }, (_, k) => from + k)
+    .map((i) =>
+      JSON.stringify({
+        apiVersion: 'hookline.dev/v1alpha1',
+        kind: 'Webhook',
+        metadata: { name: `hook-${i}` },
+        spec: {
+          sourceRef: { name: 'bench' },
+          url: `http://127.0.0.1:${port}/${i}`,
+          events: [i < HOT ? `hot.${i}` : `cold.${i}`],
+        },
+      }),
+    )
+    .join('\n---\n');
+}
+
+/** Applies all the Webhooks, each of the APPLIERS kubectl processes its share of them. */
+async function applyWebhooks(namespace: string): Promise<void> {
+  const share = Math.ceil(WEBHOOKS / APPLIERS);
+  await Promise.all(
+    Array.from({ length: APPLIERS }, (_, a) =>
+      kubectl(
+        ['apply', '-n', namespace, '-f', '-'],
+        webhooksManifest(a * share, Math.min(WEBHOOKS, (a + 1) * share)),
+      ),
+    ),
+  );
 }
 
 interface Broker {
@@ -203,7 +231,12 @@ async function round(): Promise<Round> {
   const exchange = `bench.${namespace}`;
   const operator = await startBenchOperator(namespace);
   try {
-    await apply(namespace, rabbitSourceManifests('bench', testEnv().rabbitmq.amqpUrl, exchange));
+    const source = rabbitSourceManifests('bench', testEnv().rabbitmq.amqpUrl, exchange).replace(
+      'declare: true}',
+      `declare: true, queueType: ${QUEUE_TYPE}}`,
+    );
+    if (!source.includes(`queueType: ${QUEUE_TYPE}`)) throw new Error('the source manifest changed shape');
+    await apply(namespace, source);
     return await measure(namespace, exchange, operator);
   } finally {
     await operator.stop();
@@ -241,7 +274,7 @@ async function measureWith(
 ): Promise<Round> {
   const { result, peakMiB } = await withBrokerPeak(async () => {
     const began = performance.now();
-    await kubectl(['apply', '-n', namespace, '-f', '-'], webhooksManifest(WEBHOOKS));
+    await applyWebhooks(namespace);
     const appliedMs = performance.now() - began;
     const ready = await waitForReadyWebhooks(namespace, WEBHOOKS, began);
     const readyMs = performance.now() - began;
@@ -311,7 +344,7 @@ function summary(r: Round): string {
       `${s(r.timeToAllReadyMs)} (${r.ready}/${r.webhooks})`,
       `< 120 s: ${meets(r.allReady && r.timeToAllReadyMs < TARGETS.timeToAllReadyMs)}`,
     ],
-    ['  baseline: API server accepts them', s(r.apiServerAcceptsAllMs), 'kubectl apply'],
+    ['  baseline: API server accepts them', s(r.apiServerAcceptsAllMs), `${APPLIERS} × kubectl apply`],
     ['  per Webhook beyond the baseline', `${r.perWebhookBeyondBaselineMs} ms`, ''],
     [
       'operator peak RSS',
@@ -370,6 +403,8 @@ fs.writeFileSync(
   JSON.stringify(
     {
       webhooks: WEBHOOKS,
+      queueType: QUEUE_TYPE,
+      appliers: APPLIERS,
       hot: HOT,
       events: EVENTS,
       rounds: ROUNDS,

@@ -6,6 +6,7 @@ import type { SecretReader } from '../secrets.ts';
 import {
   deliverable,
   inputsOf,
+  observedWebhooks,
   resolveWebhook,
   sourceTarget,
   SyncedParts,
@@ -169,6 +170,31 @@ describe('deliverable', () => {
       assert.deepEqual(found.shownDisabled, c.shownDisabled ? [name] : []);
     });
   }
+});
+
+describe('observedWebhooks', () => {
+  it("samples the After hooks of the source whose queues were declared, with their policy's ordering", () => {
+    const policies = cache(aPolicy('strict', '1', { ordering: 'Strict' }));
+    const found = observedWebhooks(
+      [
+        aWebhook('a', applied),
+        aWebhook('b', {
+          spec: { policyRef: { name: 'strict' } },
+          status: { ...applied.status, disabled: true },
+        }),
+        aWebhook('undeclared'),
+        aWebhook('before', { spec: { phase: 'Before' }, ...applied }),
+        aWebhook('other', { spec: { sourceRef: { name: 'payments' } }, ...applied }),
+        aWebhook('deleting', { deleting: true, ...applied }),
+      ],
+      'orders',
+      { namespace: 'shop', policies },
+    );
+    assert.deepEqual(found, [
+      { name: 'a', disabled: false, strict: false },
+      { name: 'b', disabled: true, strict: true },
+    ]);
+  });
 });
 
 describe('inputsOf', () => {

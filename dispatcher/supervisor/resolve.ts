@@ -80,7 +80,10 @@ export function deliverable(
   return found;
 }
 
-/** The After Webhooks of a source, disabled ones included (not the deleted ones), with their policy's ordering. */
+/**
+ * The After Webhooks of a source whose queues were declared, disabled ones included (not the
+ * deleted ones), with their policy's ordering.
+ */
 export function observedWebhooks(
   webhooks: Iterable<RawObject>,
   source: string,
@@ -89,9 +92,10 @@ export function observedWebhooks(
   const found: ObservedWebhook[] = [];
   for (const webhook of webhooks) {
     const spec = webhook.spec as { phase?: string } | undefined;
-    const status = webhook.status as { disabled?: boolean } | undefined;
+    const status = webhook.status as { disabled?: boolean; topology?: unknown } | undefined;
     if (sourceOf(webhook) !== source || webhook.metadata.deletionTimestamp || spec?.phase === 'Before')
       continue;
+    if (!status?.topology) continue;
     const policy = policies.get(`${namespace}/${policyOf(webhook)}`)?.spec as
       { ordering?: string } | undefined;
     found.push({
