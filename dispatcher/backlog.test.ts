@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { webhookQueues } from '../core/rabbit/topology.ts';
-import { BacklogSampler, rateMoved } from './backlog.ts';
+import { BacklogSampler, rateMoved, refreshMs } from './backlog.ts';
 import type { BrokerSession } from './broker/session.ts';
 import { dispatcherMetrics } from './metrics.ts';
 import type { BacklogStatus } from './status/delta.ts';
@@ -129,4 +129,11 @@ test('a head queue is asked for only where one is: Strict, or found at the last 
   await tick(15_000);
   assert.ok(!asked.includes(names.headQueue));
   assert.equal(written.at(-1)!.waiting, 2);
+});
+
+test('refreshMs: once a minute, or as slowly as four writes a second allow for all the Webhooks', () => {
+  assert.equal(refreshMs(1), 60_000);
+  assert.equal(refreshMs(240), 60_000);
+  assert.equal(refreshMs(241), 60_250);
+  assert.equal(refreshMs(10_000), 2_500_000);
 });

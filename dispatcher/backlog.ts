@@ -36,8 +36,18 @@ export interface BacklogDeps {
   clock?: Clock;
 }
 
-/** A backlog unchanged in numbers is written to the status again only after this long. */
+/**
+ * A backlog unchanged in numbers is written to the status again only after this long, or
+ * longer where there are so many Webhooks that refreshing them all this often would take more
+ * than REFRESH_WRITES_PER_SECOND of the status writer's budget (ten writes a second).
+ */
 const STATUS_REFRESH_MS = 60_000;
+const REFRESH_WRITES_PER_SECOND = 4;
+
+/** How long an unchanged backlog waits before it is written again, with `webhooks` to refresh. */
+export function refreshMs(webhooks: number): number {
+  return Math.max(STATUS_REFRESH_MS, Math.ceil((webhooks * 1000) / REFRESH_WRITES_PER_SECOND));
+}
 
 /**
  * Whether a delivery rate differs enough from the one in the status to be written: any move
@@ -101,7 +111,9 @@ export class BacklogSampler {
     const { namespace, session, metrics } = this.#d;
     const delivered = await this.#deliveredCounts();
     const present = new Set<string>();
-    for (const { name, disabled, strict } of this.#d.webhooks()) {
+    const webhooks = this.#d.webhooks();
+    const refreshAfterMs = refreshMs(webhooks.length);
+    for (const { name, disabled, strict } of webhooks) {
       present.add(name);
       metrics.disabled.set({ namespace, webhook: name }, disabled ? 1 : 0);
       const queues = webhookQueues(namespace, name);
@@ -120,7 +132,7 @@ export class BacklogSampler {
       const deadLettered = dead ?? 0;
       metrics.queueMessages.set({ namespace, webhook: name, queue: 'waiting' }, waiting);
       metrics.queueMessages.set({ namespace, webhook: name, queue: 'dead_letter' }, deadLettered);
-      this.#toStatus(name, waiting, deadLettered, delivered.get(name) ?? 0);
+      this.#toStatus(name, waiting, deadLettered, delivered.get(name) ?? 0, refreshAfterMs);
     }
     for (const name of this.#seen.keys()) {
       if (present.has(name)) continue;
@@ -130,7 +142,13 @@ export class BacklogSampler {
     }
   }
 
-  #toStatus(name: string, waiting: number, deadLettered: number, delivered: number): void {
+  #toStatus(
+    name: string,
+    waiting: number,
+    deadLettered: number,
+    delivered: number,
+    refreshAfterMs: number,
+  ): void {
     const now = this.#clock.now();
     const before = this.#seen.get(name);
     const perMinute =
@@ -142,7 +160,7 @@ export class BacklogSampler {
       before.waiting !== waiting ||
       before.deadLettered !== deadLettered ||
       rateMoved(before.writtenRate, perMinute);
-    const due = changed || now - before.writtenAt >= STATUS_REFRESH_MS;
+    const due = changed || now - before.writtenAt >= refreshAfterMs;
     this.#seen.set(name, {
       waiting,
       deadLettered,

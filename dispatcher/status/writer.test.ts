@@ -263,3 +263,50 @@ describe('StatusWriter and a slow API server', () => {
     await writer.stop();
   });
 });
+
+describe('StatusWriter with thousands of Webhooks', () => {
+  it('writes nothing when a starting replica reports a circuit the status shows closed already', async () => {
+    const server = versionedServer();
+    const writer = writerOn(server, () => server.current());
+    writer.circuit('hook', { state: 'Closed' });
+    await writer.flush();
+    assert.deepEqual(server.calls, { gets: 0, conflicts: 0, writes: 0 }, 'no circuit in the status: closed');
+    writer.circuit('hook', { state: 'Open', openedAt: '2026-12-07T09:00:00Z' });
+    await writer.flush();
+    writer.circuit('hook', { state: 'Closed' });
+    await writer.flush();
+    assert.equal(server.calls.writes, 2, 'opened, then closed again');
+    assert.deepEqual(server.current().status?.circuit, { state: 'Closed' });
+    writer.circuit('hook', { state: 'Closed' });
+    await writer.flush();
+    assert.equal(server.calls.writes, 2, 'closed already');
+  });
+
+  it('writes deliveries before backlog samples that were waiting longer', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const written: string[] = [];
+    const client = {
+      fieldManager: 'test',
+      get: () => Promise.resolve({ metadata: { resourceVersion: '1' }, status: {} }),
+      mergePatch: (path: string) => {
+        written.push(path.split('/')[path.split('/').length - 2]!);
+        return Promise.resolve({ metadata: { resourceVersion: '2' }, status: {} });
+      },
+    } as unknown as KubeClient;
+    const writer = new StatusWriter({
+      client,
+      namespace: 'shop',
+      logger: pino({ level: 'silent' }),
+      maxWritesPerInterval: 5,
+      maxInFlight: 5,
+    });
+    const sample = { waiting: 0, deadLettered: 0, deliveredPerMinute: 0, observedAt: '2026-12-07T09:00:00Z' };
+    for (let i = 0; i < 30; i++) writer.backlog(`cold-${i}`, sample);
+    writer.record('busy', success('evt_1'));
+    writer.start();
+    t.mock.timers.tick(1000);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(written, ['busy', 'cold-0', 'cold-1', 'cold-2', 'cold-3']);
+    await writer.stop();
+  });
+});

@@ -4,6 +4,7 @@
 // (resourceVersion), so several replicas never lose each other's counts; while the API is
 // unreachable the deltas accumulate and are written once it answers again. A write the API
 // server refuses as invalid (422) would be refused again: it is reported and dropped.
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { WebhookStatus } from '../../core/api/v1alpha1/webhook.ts';
 import { errorMessage } from '../../core/errors.ts';
@@ -110,14 +111,26 @@ export class StatusWriter {
     this.#timer.unref();
   }
 
-  /** One interval's writes: the Webhooks waiting longest first, within the budget. */
+  /**
+   * One interval's writes within the budget: the Webhooks waiting longest first, those with
+   * deliveries, a circuit or a disabling to tell before those with only a backlog sample. With
+   * thousands of Webhooks the samples alone exceed the budget; counts do not wait behind them.
+   */
   async #tick(): Promise<void> {
     const budget = Math.min(
       this.#o.maxWritesPerInterval ?? 10,
       (this.#o.maxInFlight ?? 4) - this.#flushing.size,
     );
     if (budget <= 0) return;
-    const due = [...this.#pending.keys()].filter((webhook) => !this.#flushing.has(webhook)).slice(0, budget);
+    const due: string[] = [];
+    const samples: string[] = [];
+    for (const [webhook, delta] of this.#pending) {
+      if (this.#flushing.has(webhook)) continue;
+      if (!onlyBacklog(delta)) due.push(webhook);
+      else if (samples.length < budget) samples.push(webhook);
+      if (due.length >= budget) break;
+    }
+    due.push(...samples.slice(0, budget - due.length));
     await Promise.all(due.map((webhook) => this.#flushOne(webhook)));
   }
 
@@ -155,6 +168,7 @@ export class StatusWriter {
         const known = attempt === 1 ? this.#known(webhook) : undefined;
         stored = known ?? (await this.#o.client.get<StoredWebhook>(path));
         const status = applyDelta(stored.status, delta);
+        if (changesNothing(stored.status, status)) return;
         try {
           const written = await this.#o.client.mergePatch<StoredWebhook | undefined>(`${path}/status`, {
             metadata: { resourceVersion: stored.metadata.resourceVersion },
@@ -228,5 +242,47 @@ export class StatusWriter {
       'StatusWriteRefused',
       `Dropped the delivery status of ${dropped}: the API server refused it: ${errorMessage(error)}`,
     );
+  }
+}
+
+/** A delta with nothing but a backlog sample. */
+function onlyBacklog(delta: Delta): boolean {
+  return delta.backlog !== undefined && isEmpty({ ...delta, backlog: undefined });
+}
+
+/**
+ * Whether writing `patch` over `stored` would leave it as it is: a replica that starts reports
+ * its circuit closed, which a status without a circuit says already (thousands of Webhooks
+ * would otherwise cost as many writes at each start).
+ */
+export function changesNothing(stored: WebhookStatus | undefined, patch: Partial<WebhookStatus>): boolean {
+  for (const [key, value] of Object.entries(patch) as [keyof WebhookStatus, unknown][]) {
+    const current = stored?.[key];
+    if (current === undefined && isZero(key, value)) continue;
+    if (key === 'deliveries') {
+      const counts = (current ?? {}) as Record<string, number | undefined>;
+      const zeroAbsent = Object.entries(value as Record<string, number>).every(
+        ([counter, n]) => (counts[counter] ?? 0) === n,
+      );
+      if (!zeroAbsent) return false;
+      continue;
+    }
+    if (!isDeepStrictEqual(current, value)) return false;
+  }
+  return true;
+}
+
+/** What an absent status field means already: no deliveries, no attempts, a closed circuit. */
+function isZero(key: keyof WebhookStatus, value: unknown): boolean {
+  switch (key) {
+    case 'deliveries':
+      return Object.values(value as Record<string, number>).every((n) => n === 0);
+    case 'attempts':
+    case 'consecutiveFailures':
+      return value === 0;
+    case 'circuit':
+      return (value as CircuitStatus).state === 'Closed';
+    default:
+      return false;
   }
 }
