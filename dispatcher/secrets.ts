@@ -1,21 +1,34 @@
 // Secrets the dispatcher's Webhooks name, read by name (its Role may only `get` them) and
 // re-read periodically so that a rotated secret takes effect without a restart.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.ts';
 import { resourcePath, type KubeClient } from '../core/kube/client.ts';
 
 export type SecretData = Record<string, string>;
 
+/** Re-reads a second, at most: 10,000 Webhooks' Secrets take 200 s, not 10,000 GETs at once. */
+const REREADS_PER_SECOND = 50;
+
 export class SecretReader {
   readonly #client: KubeClient;
   readonly #namespace: string;
   readonly #logger: Logger;
   readonly #cache = new Map<string, { data: SecretData | undefined; version: string }>();
+  readonly #rereadsPerSecond: number;
+  /** The re-read under way: a refresh asked for meanwhile is that one. */
+  #refreshing: Promise<boolean> | undefined;
 
-  constructor(client: KubeClient, namespace: string, logger: Logger) {
+  constructor(
+    client: KubeClient,
+    namespace: string,
+    logger: Logger,
+    options: { rereadsPerSecond?: number } = {},
+  ) {
     this.#client = client;
     this.#namespace = namespace;
     this.#logger = logger;
+    this.#rereadsPerSecond = options.rereadsPerSecond ?? REREADS_PER_SECOND;
   }
 
   /** The decoded entries of a Secret, or undefined when it does not exist. */
@@ -63,15 +76,28 @@ export class SecretReader {
     return before !== undefined && before !== version;
   }
 
-  /** Re-reads every Secret read so far; true when any changed. */
-  async refresh(): Promise<boolean> {
+  /**
+   * Re-reads every Secret read so far, one at a time and at most `rereadsPerSecond`; true when
+   * any changed. Called again before it is done, it is the same re-read: passes never pile up
+   * on the API server, however many Secrets there are.
+   */
+  refresh(): Promise<boolean> {
+    this.#refreshing ??= this.#reread().finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
+  }
+
+  async #reread(): Promise<boolean> {
     let changed = false;
+    const gapMs = 1000 / this.#rereadsPerSecond;
     for (const name of [...this.#cache.keys()]) {
+      const began = performance.now();
       try {
         changed = (await this.#fetch(name)) || changed;
       } catch (error) {
         this.#logger.warn({ secret: name, err: errorMessage(error) }, 'Could not re-read Secret');
       }
+      const left = gapMs - (performance.now() - began);
+      if (left > 0) await sleep(left);
     }
     return changed;
   }
