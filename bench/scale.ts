@@ -33,9 +33,10 @@ import { up } from '../test/env/env.ts';
 import { freshNamespace, rabbitApi, testEnv } from '../test/env/handles.ts';
 import { apply, rabbitSourceManifests } from '../test/fixtures/cluster.ts';
 import { installCrds } from '../test/fixtures/crds.ts';
-import { startDispatcher } from '../test/fixtures/dispatcher.ts';
+import { dispatcherDeployment, startDispatcher } from '../test/fixtures/dispatcher.ts';
 import type { OperatorProcess } from '../test/fixtures/operator.ts';
 import type { RunningProcess } from '../test/fixtures/process.ts';
+import { memoryLimit, quantityBytes, type MemoryLimit } from './memory-limit.ts';
 import {
   deleteAllWebhooks,
   kubectl,
@@ -186,6 +187,8 @@ interface Round {
   operatorPeakRssMiB: number;
   dispatcherPeakRssAtReadyMiB: number;
   dispatcherPeakRssMiB: number;
+  /** The cgroup the dispatcher ran in, as its pod's container limit. */
+  dispatcherMemoryLimit: { limitMiB: number; cgroupPeakMiB: number; oomKills: number } | 'none';
   broker: { before: Broker; atReady: Broker; peakMemoryMiB: number; afterDeletion: Broker };
   delivery: { hot: number; events: number; delivered: number; deliveredPerSecond: number; warmUpMs: number };
   deletedAllMs: number;
@@ -253,15 +256,28 @@ async function measure(namespace: string, exchange: string, operator: OperatorPr
     ...(process.env.BENCH_PROFILE ? [`--cpu-prof --cpu-prof-dir=${PROFILE_DIR}`] : []),
     ...(process.env.BENCH_HEAP ? [`--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${PROFILE_DIR}`] : []),
   ];
+  // The memory limit the operator gave the dispatcher's container, applied as its pod would.
+  const deployment = await dispatcherDeployment(namespace, 'bench');
+  const limit = deployment.spec.template.spec.containers[0]?.resources?.limits?.memory;
+  const cgroup =
+    limit === undefined ? undefined : memoryLimit('hookline-bench-dispatcher', quantityBytes(limit));
+  console.log(
+    cgroup
+      ? `  dispatcher under its Deployment's memory limit, ${limit} (a cgroup)`
+      : `  dispatcher WITHOUT a memory limit (${limit === undefined ? 'its Deployment sets none' : 'no writable cgroup memory controller here'})`,
+  );
   const dispatcher = await startDispatcher(
     namespace,
     'bench',
     nodeOptions.length > 0 ? { NODE_OPTIONS: nodeOptions.join(' ') } : {},
+    30_000,
+    cgroup?.prefix,
   );
   try {
-    return await measureWith(namespace, exchange, operator, dispatcher, { loadBefore, before });
+    return await measureWith(namespace, exchange, operator, dispatcher, { loadBefore, before, cgroup });
   } finally {
     await dispatcher.stop();
+    cgroup?.remove();
   }
 }
 
@@ -270,7 +286,7 @@ async function measureWith(
   exchange: string,
   operator: OperatorProcess,
   dispatcher: RunningProcess,
-  at: { loadBefore: number; before: Broker },
+  at: { loadBefore: number; before: Broker; cgroup: MemoryLimit | undefined },
 ): Promise<Round> {
   const { result, peakMiB } = await withBrokerPeak(async () => {
     const began = performance.now();
@@ -294,6 +310,11 @@ async function measureWith(
   console.log(`  ${delivery.delivered}/${EVENTS} events delivered, ${delivery.deliveredPerSecond}/s`);
   const operatorPeakRssMiB = peakRssMiB(operator.child.pid!);
   const dispatcherPeakRssMiB = peakRssMiB(dispatcher.child.pid!);
+  const dispatcherLimit = at.cgroup && {
+    limitMiB: at.cgroup.limitMiB,
+    cgroupPeakMiB: at.cgroup.peakMiB(),
+    oomKills: at.cgroup.oomKills(),
+  };
 
   // Clean up with the operator and the dispatcher still running: the operator deletes each
   // Webhook's queues, the dispatcher sees its consumers cancelled.
@@ -309,6 +330,7 @@ async function measureWith(
     operatorPeakRssMiB,
     dispatcherPeakRssAtReadyMiB,
     dispatcherPeakRssMiB,
+    dispatcherMemoryLimit: dispatcherLimit ?? 'none',
     broker: { before: at.before, atReady, peakMemoryMiB: peakMiB, afterDeletion },
     delivery,
     deletedAllMs: Math.round(deletedAllMs),
@@ -353,7 +375,10 @@ function summary(r: Round): string {
     ],
     [
       'dispatcher peak RSS',
-      `${r.dispatcherPeakRssMiB} MiB (${r.dispatcherPeakRssAtReadyMiB} at Ready)`,
+      `${r.dispatcherPeakRssMiB} MiB (${r.dispatcherPeakRssAtReadyMiB} at Ready), ` +
+        (r.dispatcherMemoryLimit === 'none'
+          ? 'no memory limit'
+          : `limit ${r.dispatcherMemoryLimit.limitMiB} MiB, ${r.dispatcherMemoryLimit.oomKills} OOM kills`),
       `< ${TARGETS.dispatcherPeakRssMiB} MiB: ${meets(r.dispatcherPeakRssMiB < TARGETS.dispatcherPeakRssMiB)}`,
     ],
     [

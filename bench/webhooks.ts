@@ -2,7 +2,10 @@
 // an operator process started the same way, kubectl with time for thousands of objects,
 // counting Ready Webhooks, deleting them all, and a process's peak RSS from /proc.
 import fs from 'node:fs';
+import { pino } from 'pino';
+import type { WebhookStatus } from '../core/api/v1alpha1/webhook.ts';
 import { kubeClient, resourcePath } from '../core/kube/client.ts';
+import { Informer, type KubeObject } from '../core/kube/informer.ts';
 import { kubeConfig, testEnv } from '../test/env/handles.ts';
 import { run } from '../test/env/process.ts';
 import { startOperator, type OperatorProcess } from '../test/fixtures/operator.ts';
@@ -32,14 +35,14 @@ export const kubectl = (args: string[], input?: string) =>
 
 const client = kubeClient(kubeConfig(), { fieldManager: 'bench' });
 
-interface WebhookList {
-  items: { status?: { conditions?: { type: string; status: string }[] } }[];
-}
-
-const webhooksOf = (namespace: string) =>
-  client.get<WebhookList>(
-    resourcePath({ group: 'hookline.dev', version: 'v1alpha1', plural: 'webhooks', namespace }),
+/** How many Webhooks the namespace has, from a list of one (its remainingItemCount). */
+async function webhookCount(namespace: string): Promise<number> {
+  const path = resourcePath({ group: 'hookline.dev', version: 'v1alpha1', plural: 'webhooks', namespace });
+  const page = await client.get<{ items: unknown[]; metadata: { remainingItemCount?: number } }>(
+    `${path}?limit=1`,
   );
+  return page.items.length + (page.metadata.remainingItemCount ?? 0);
+}
 
 /**
  * The operator, as a process watching `namespace`, once it leads. BENCH_PROFILE=1 has it
@@ -62,9 +65,9 @@ export async function startBenchOperator(namespace: string): Promise<OperatorPro
 }
 
 /**
- * Polls until `count` Webhooks of the namespace are Ready or `timeoutMs` since `began` have
- * passed; gives how many were Ready. Listing 10,000 Webhooks is itself work for the API
- * server, so the larger the count the less often it lists.
+ * Waits until `count` Webhooks of the namespace are Ready or `timeoutMs` since `began` have
+ * passed; gives how many were Ready. It follows them with one watch: listing 10,000
+ * Webhooks every few seconds was itself a good share of the API server's work.
  */
 export async function waitForReadyWebhooks(
   namespace: string,
@@ -72,14 +75,36 @@ export async function waitForReadyWebhooks(
   began: number,
   timeoutMs = PATIENCE_MS,
 ): Promise<number> {
-  const intervalMs = Math.min(2000, Math.max(250, count / 8));
-  for (;;) {
-    const list = await webhooksOf(namespace);
-    const ready = list.items.filter((w) =>
-      w.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-    ).length;
-    if (ready === count || performance.now() - began > timeoutMs) return ready;
-    await sleep(intervalMs);
+  const ready = new Set<string>();
+  let wake: (() => void) | undefined;
+  const informer = new Informer<KubeObject & { status?: WebhookStatus }>({
+    client,
+    path: resourcePath({ group: 'hookline.dev', version: 'v1alpha1', plural: 'webhooks', namespace }),
+    apiVersion: 'hookline.dev/v1alpha1',
+    kind: 'Webhook',
+    logger: pino({ level: 'silent' }),
+    // Only whether it is Ready is kept.
+    transform: (w) => ({ ...w, spec: undefined, status: { conditions: w.status?.conditions } }),
+    onChange: (key, webhook) => {
+      if (webhook?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ready.add(key);
+      else ready.delete(key);
+      if (ready.size >= count) wake?.();
+    },
+  });
+  informer.start();
+  try {
+    const left = timeoutMs - (performance.now() - began);
+    if (ready.size < count && left > 0)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    return ready.size;
+  } finally {
+    await informer.stop();
   }
 }
 
@@ -91,8 +116,7 @@ export async function waitForReadyWebhooks(
 export async function deleteAllWebhooks(namespace: string): Promise<number> {
   const deleting = performance.now();
   await kubectl(['delete', 'webhooks', '--all', '-n', namespace, '--wait=false']);
-  while ((await webhooksOf(namespace)).items.length > 0 && performance.now() - deleting < PATIENCE_MS)
-    await sleep(500);
+  while ((await webhookCount(namespace)) > 0 && performance.now() - deleting < PATIENCE_MS) await sleep(500);
   const deletedMs = performance.now() - deleting;
   await kubectl(['delete', 'eventsources', '--all', '-n', namespace, '--wait=true', '--timeout=60s']).catch(
     () => undefined,

@@ -27,7 +27,13 @@ export interface DispatcherDeployment {
     replicas?: number;
     template: {
       metadata?: { annotations?: Record<string, string> };
-      spec: { containers: { args?: string[]; env?: EnvVar[] }[] };
+      spec: {
+        containers: {
+          args?: string[];
+          env?: EnvVar[];
+          resources?: { limits?: Record<string, string | number> };
+        }[];
+      };
     };
   };
 }
