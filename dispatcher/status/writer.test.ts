@@ -166,6 +166,17 @@ function writerOn(server: ReturnType<typeof versionedServer>, informer: () => St
   });
 }
 
+/** A writer on `client` with the given budget per interval and writes in flight. */
+function budgetedWriter(client: KubeClient, maxWritesPerInterval: number, maxInFlight: number) {
+  return new StatusWriter({
+    client,
+    namespace: 'shop',
+    logger: pino({ level: 'silent' }),
+    maxWritesPerInterval,
+    maxInFlight,
+  });
+}
+
 /** A delivery that succeeded. */
 const success = (eventId: string) => ({
   ...record,
@@ -237,13 +248,7 @@ describe('StatusWriter and a slow API server', () => {
         );
       },
     } as unknown as KubeClient;
-    const writer = new StatusWriter({
-      client,
-      namespace: 'shop',
-      logger: pino({ level: 'silent' }),
-      maxWritesPerInterval: 10,
-      maxInFlight: 3,
-    });
+    const writer = budgetedWriter(client, 10, 3);
     for (let i = 0; i < 30; i++) writer.record(`hook-${i}`, record);
     writer.start();
     for (let tick = 0; tick < 5; tick++) {
@@ -293,13 +298,7 @@ describe('StatusWriter with thousands of Webhooks', () => {
         return Promise.resolve({ metadata: { resourceVersion: '2' }, status: {} });
       },
     } as unknown as KubeClient;
-    const writer = new StatusWriter({
-      client,
-      namespace: 'shop',
-      logger: pino({ level: 'silent' }),
-      maxWritesPerInterval: 5,
-      maxInFlight: 5,
-    });
+    const writer = budgetedWriter(client, 5, 5);
     const sample = { waiting: 0, deadLettered: 0, deliveredPerMinute: 0, observedAt: '2026-12-07T09:00:00Z' };
     for (let i = 0; i < 30; i++) writer.backlog(`cold-${i}`, sample);
     writer.record('busy', success('evt_1'));
