@@ -55,10 +55,13 @@ export async function deleteDelayInfrastructure(admin: BrokerAdmin, namespace: s
 
 /**
  * Remembers which namespaces' delay infrastructure is in place on which broker, so that a
- * reconcile declares it once per resync period rather than once per Webhook.
+ * reconcile declares it once per resync period rather than once per Webhook, and which it
+ * removed, so that the cleanups of a namespace's Webhooks deleted all at once (each of them
+ * finds no other Webhook left) remove it once rather than each of them 60 broker operations.
  */
 export class DelayInfrastructure {
   readonly #declared = new Map<string, number>();
+  readonly #removed = new Set<string>();
   readonly #maxAgeMs: number;
   readonly #now: () => number;
 
@@ -76,12 +79,16 @@ export class DelayInfrastructure {
     const key = `${brokerKey}\n${namespace}`;
     const at = this.#declared.get(key);
     if (at !== undefined && this.#now() - at < this.#maxAgeMs) return;
+    this.#removed.delete(key);
     await declareDelayInfrastructure(admin, namespace, queueType);
     this.#declared.set(key, this.#now());
   }
 
   async remove(admin: BrokerAdmin, brokerKey: string, namespace: string): Promise<void> {
-    this.#declared.delete(`${brokerKey}\n${namespace}`);
+    const key = `${brokerKey}\n${namespace}`;
+    if (this.#removed.has(key)) return;
+    this.#declared.delete(key);
     await deleteDelayInfrastructure(admin, namespace);
+    this.#removed.add(key);
   }
 }
