@@ -424,7 +424,7 @@ try {
 for (const [i, r] of all.entries()) console.log(`\nbench/scale, round ${i + 1}/${ROUNDS}\n${summary(r)}`);
 fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
 fs.writeFileSync(
-  path.join(import.meta.dirname, 'results', 'scale.json'),
+  path.join(import.meta.dirname, 'results', `scale-${QUEUE_TYPE}.json`),
   JSON.stringify(
     {
       webhooks: WEBHOOKS,
