@@ -16,6 +16,7 @@ export class SecretReader {
   readonly #logger: Logger;
   readonly #cache = new Map<string, { data: SecretData | undefined; version: string }>();
   readonly #rereadsPerSecond: number;
+  readonly #sleep: (ms: number) => Promise<unknown>;
   /** The re-read under way: a refresh asked for meanwhile is that one. */
   #refreshing: Promise<boolean> | undefined;
 
@@ -23,12 +24,13 @@ export class SecretReader {
     client: KubeClient,
     namespace: string,
     logger: Logger,
-    options: { rereadsPerSecond?: number } = {},
+    options: { rereadsPerSecond?: number; sleep?: (ms: number) => Promise<unknown> } = {},
   ) {
     this.#client = client;
     this.#namespace = namespace;
     this.#logger = logger;
     this.#rereadsPerSecond = options.rereadsPerSecond ?? REREADS_PER_SECOND;
+    this.#sleep = options.sleep ?? sleep;
   }
 
   /** The decoded entries of a Secret, or undefined when it does not exist. */
@@ -97,7 +99,7 @@ export class SecretReader {
         this.#logger.warn({ secret: name, err: errorMessage(error) }, 'Could not re-read Secret');
       }
       const left = gapMs - (performance.now() - began);
-      if (left > 0) await sleep(left);
+      if (left > 0) await this.#sleep(left);
     }
     return changed;
   }
