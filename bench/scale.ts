@@ -62,11 +62,15 @@ const HOT = Math.min(Number(values.hot), WEBHOOKS);
 const EVENTS = Number(values.events);
 const ROUNDS = Number(values.rounds);
 const APPLIERS = Number(values.appliers);
-const QUEUE_TYPE = values['queue-type'];
+const QUEUE_TYPE = queueType(values['queue-type']);
 if ([WEBHOOKS, HOT, EVENTS, ROUNDS, APPLIERS].some((n) => !Number.isInteger(n) || n < 1))
   throw new Error('--webhooks, --hot, --events, --rounds and --appliers take whole numbers of at least 1');
-if (QUEUE_TYPE !== 'quorum' && QUEUE_TYPE !== 'classic')
-  throw new Error(`--queue-type: "${QUEUE_TYPE}" is not quorum or classic`);
+
+function queueType(value: string): 'quorum' | 'classic' {
+  if (value !== 'quorum' && value !== 'classic')
+    throw new Error(`--queue-type: "${value}" is not quorum or classic`);
+  return value;
+}
 
 const TARGETS = { timeToAllReadyMs: 120_000, operatorPeakRssMiB: 300, dispatcherPeakRssMiB: 500 };
 
@@ -234,12 +238,10 @@ async function round(): Promise<Round> {
   const exchange = `bench.${namespace}`;
   const operator = await startBenchOperator(namespace);
   try {
-    const source = rabbitSourceManifests('bench', testEnv().rabbitmq.amqpUrl, exchange).replace(
-      'declare: true}',
-      `declare: true, queueType: ${QUEUE_TYPE}}`,
+    await apply(
+      namespace,
+      rabbitSourceManifests('bench', testEnv().rabbitmq.amqpUrl, exchange, '', QUEUE_TYPE),
     );
-    if (!source.includes(`queueType: ${QUEUE_TYPE}`)) throw new Error('the source manifest changed shape');
-    await apply(namespace, source);
     return await measure(namespace, exchange, operator);
   } finally {
     await operator.stop();

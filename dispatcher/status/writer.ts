@@ -255,28 +255,25 @@ function onlyBacklog(delta: Delta): boolean {
  * its circuit closed, which a status without a circuit says already (thousands of Webhooks
  * would otherwise cost as many writes at each start).
  */
-export function changesNothing(stored: WebhookStatus | undefined, patch: Partial<WebhookStatus>): boolean {
+function changesNothing(stored: WebhookStatus | undefined, patch: Partial<WebhookStatus>): boolean {
   for (const [key, value] of Object.entries(patch) as [keyof WebhookStatus, unknown][]) {
     const current = stored?.[key];
-    if (current === undefined && isZero(key, value)) continue;
     if (key === 'deliveries') {
+      // An absent counter is a zero one.
       const counts = (current ?? {}) as Record<string, number | undefined>;
-      const zeroAbsent = Object.entries(value as Record<string, number>).every(
-        ([counter, n]) => (counts[counter] ?? 0) === n,
-      );
-      if (!zeroAbsent) return false;
-      continue;
-    }
-    if (!isDeepStrictEqual(current, value)) return false;
+      if (
+        Object.entries(value as Record<string, number>).some(([counter, n]) => (counts[counter] ?? 0) !== n)
+      )
+        return false;
+    } else if (!(current === undefined && isZero(key, value)) && !isDeepStrictEqual(current, value))
+      return false;
   }
   return true;
 }
 
-/** What an absent status field means already: no deliveries, no attempts, a closed circuit. */
+/** What an absent status field means already: no attempts, no failures in a row, a closed circuit. */
 function isZero(key: keyof WebhookStatus, value: unknown): boolean {
   switch (key) {
-    case 'deliveries':
-      return Object.values(value as Record<string, number>).every((n) => n === 0);
     case 'attempts':
     case 'consecutiveFailures':
       return value === 0;
