@@ -48,7 +48,121 @@ function brokerAfterTakeover(due: number) {
   return session;
 }
 
+/**
+ * Queues that hand out one unacknowledged message per consumer (prefetch 1), put a nacked
+ * message back at the front, stop handing out on cancel and take the message in hand back on
+ * close; `refusals` publishes are refused (nacked, as a quorum queue does while its leader's
+ * node is lost) before the next is taken.
+ */
+function brokerRefusing(main: string[], refusals: number) {
+  const queues: Record<string, Delivery[]> = { 'hookline.shop.hook': main.map((body) => delivery(body)) };
+  interface FakeConsumer {
+    queue: string;
+    active: boolean;
+    inHand: Delivery | undefined;
+    onMessage: (d: Delivery) => void;
+  }
+  const consumers = new Set<FakeConsumer>();
+  const pump = () =>
+    setImmediate(() => {
+      for (const c of consumers) {
+        if (!c.active || c.inHand) continue;
+        const next = queues[c.queue]?.shift();
+        if (!next) continue;
+        c.inHand = next;
+        c.onMessage(next);
+      }
+    });
+  const session = {
+    connected: true,
+    ready: () => Promise.resolve(),
+    drain: () => undefined,
+    consume: (queue: string, _options: unknown, onMessage: (d: Delivery) => void) => {
+      let close!: () => void;
+      const closed = new Promise<void>((resolve) => (close = resolve));
+      const entry: FakeConsumer = {
+        queue,
+        active: true,
+        inHand: undefined,
+        onMessage: (d: Delivery) =>
+          onMessage({
+            ...d,
+            ack: () => ((entry.inHand = undefined), pump()),
+            nack: () => ((entry.inHand = undefined), (queues[queue] ??= []).unshift(d), pump()),
+          }),
+      };
+      consumers.add(entry);
+      pump();
+      const consumer: Consumer = {
+        closed,
+        cancel: () => ((entry.active = false), Promise.resolve()),
+        close: () => {
+          consumers.delete(entry);
+          if (entry.inHand) (queues[queue] ??= []).unshift(entry.inHand);
+          pump();
+          close();
+          return closed;
+        },
+      };
+      return Promise.resolve(consumer);
+    },
+    publish: (_exchange: string, queue: string, body: Buffer, properties: Delivery['properties']) => {
+      if (refusals-- > 0) return Promise.reject(new Error('the broker did not confirm the message'));
+      (queues[queue] ??= []).push({ ...delivery(body.toString()), properties });
+      pump();
+      return Promise.resolve();
+    },
+    lock: () => Promise.resolve({ lost: new Promise(() => undefined), release: () => Promise.resolve() }),
+    messageCount: (queue: string) => Promise.resolve(queues[queue]?.length ?? 0),
+  } as unknown as BrokerSession;
+  return session;
+}
+
+const topology = {
+  directExchange: 'hookline.direct',
+  queue: 'hookline.shop.hook',
+  headQueue: 'hookline.shop.hook.head',
+  lockQueue: 'hookline-lock.shop.hook',
+};
+
 describe('StrictLane', () => {
+  it('goes on with the main queue when the broker refuses a retry and the event is given back', async () => {
+    const stop = new AbortController();
+    const delivered: string[] = [];
+    let attempts = 0;
+    const lane: StrictLane = new StrictLane({
+      config: { name: 'hook', topology } as unknown as HookConfig,
+      session: brokerRefusing(['1', '2', '3'], 1),
+      logger: pino({ level: 'silent' }),
+      clock: systemClock,
+      stopped: stop.signal,
+      disabled: () => false,
+      // As the worker does: the first attempt fails and is retried; when the broker refuses
+      // the retry, the event is given back to its queue.
+      handle: async (d) => {
+        if (attempts++ === 0) {
+          try {
+            await lane.retry(d, { headers: {} }, 10);
+            d.ack();
+            return 'retry';
+          } catch {
+            d.nack(true);
+            return 'skipped';
+          }
+        }
+        delivered.push(d.body.toString());
+        d.ack();
+        return 'delivered';
+      },
+    });
+    const running = lane.run();
+    const deadline = Date.now() + 5000;
+    while (delivered.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    await running;
+    assert.deepEqual(delivered, ['1', '2', '3']);
+  });
+
   it('delivers an event left in the head queue before the main queue’s, though the count read 0', async () => {
     const stop = new AbortController();
     const delivered: string[] = [];

@@ -56,6 +56,8 @@ export class StrictLane {
   #headTimer: NodeJS.Timeout | undefined;
   /** An event from the head queue is in hand (waiting until due, or being delivered): later events wait. */
   #headHeld = false;
+  /** The main queue's consumer was cancelled: for a retry or a head event. */
+  #mainPaused = false;
 
   constructor(deps: StrictDeps) {
     this.#d = deps;
@@ -145,14 +147,36 @@ export class StrictLane {
   async #resumeMain(): Promise<void> {
     if (!this.#running || this.#main || this.#headHeld || this.#d.disabled()) return;
     const key = this.#d.config.name;
+    this.#mainPaused = false;
     this.#main = await this.#d.session.consume(this.#d.config.topology.queue, { prefetch: 1, key }, (d) => {
-      void this.#serially(() => this.#d.handle(d));
+      void this.#serially(() => this.#onMain(d));
     });
+  }
+
+  /** Consume the main queue again on a channel of its own (a cancelled consumer does not resume). */
+  async #reopenMain(): Promise<void> {
+    const old = this.#main;
+    this.#main = undefined;
+    await old?.close();
+    await this.#resumeMain();
+  }
+
+  /**
+   * The next event of the main queue. After a retry it waits in the head queue and resumes
+   * the main queue from there; when the broker refused that retry (a quorum queue nacks while
+   * its leader's node is lost) the event was given back to the main queue, paused for the
+   * retry, and nothing would come to the head queue to resume it.
+   */
+  async #onMain(delivery: Delivery): Promise<void> {
+    const outcome = await this.#d.handle(delivery);
+    if (outcome !== 'retry' && this.#mainPaused && !this.#headHeld) await this.#reopenMain();
   }
 
   /** Stop taking events from the main queue; the one in hand can still be acknowledged. */
   async #pauseMain(): Promise<void> {
-    await this.#main?.cancel();
+    if (!this.#main) return;
+    this.#mainPaused = true;
+    await this.#main.cancel();
   }
 
   /** The head event, when it is due; held (and renewed before the consumer timeout) until then. */
@@ -186,10 +210,7 @@ export class StrictLane {
     // the head queue; when it was given back (broker trouble, disabled) it comes again.
     if (outcome === 'delivered' || outcome === 'failed' || outcome === 'filtered') {
       this.#headHeld = false;
-      const old = this.#main;
-      this.#main = undefined;
-      await old?.close();
-      await this.#resumeMain();
+      await this.#reopenMain();
     }
   }
 }

@@ -44,6 +44,7 @@ import {
   type RabbitCluster,
 } from '../env/cluster/rabbitmq.ts';
 import { freshNamespace, kubectl } from '../env/handles.ts';
+import { authorization } from '../env/rabbitmq.ts';
 import { apply, waitForSourceInPlace } from '../fixtures/cluster.ts';
 import { installCrds } from '../fixtures/crds.ts';
 import { startDispatcher } from '../fixtures/dispatcher.ts';
@@ -107,6 +108,8 @@ describe('chaos soak', () => {
   let producer: Producer;
   const operators: OperatorProcess[] = [];
   const dispatchers: Record<SourceName, RunningProcess[]> = { kafka: [], rabbit: [], http: [] };
+  /** Every dispatcher replica started, killed ones too: their logs explain a loss. */
+  const everyDispatcher: Record<SourceName, RunningProcess[]> = { kafka: [], rabbit: [], http: [] };
   let running = true;
 
   before(async () => {
@@ -191,9 +194,7 @@ describe('chaos soak', () => {
       { timeoutMs: 240_000, intervalMs: 1000 },
     );
     for (const source of SOURCES) await waitForSourceInPlace(namespace, source, 120_000);
-    for (const source of SOURCES)
-      for (let i = 0; i < 2; i++)
-        dispatchers[source].push(await startDispatcher(namespace, source, {}, 120_000));
+    for (const source of SOURCES) for (let i = 0; i < 2; i++) await addDispatcher(source);
     producer = new Kafka({
       brokers: kafka.brokers,
       clientId: 'soak-producer',
@@ -330,8 +331,49 @@ describe('chaos soak', () => {
     const source = SOURCES[round % SOURCES.length]!;
     const victim = dispatchers[source].shift()!;
     await victim.kill();
-    dispatchers[source].push(await startDispatcher(namespace, source, {}, 120_000));
+    await addDispatcher(source);
     return source;
+  }
+
+  async function addDispatcher(source: SourceName): Promise<void> {
+    const replica = await startDispatcher(namespace, source, {}, 120_000);
+    dispatchers[source].push(replica);
+    everyDispatcher[source].push(replica);
+  }
+
+  /**
+   * What the broker and the dispatchers say of the Webhooks that lost events: each one's
+   * queues (messages ready, unacknowledged, consumers) and its source's replicas' last log
+   * lines that name it. A loss in CI is otherwise a list of event ids and nothing to go on.
+   */
+  async function explainLoss(lost: string[]): Promise<void> {
+    const byHook = new Map<string, number[]>();
+    for (const id of lost) {
+      const [hook, n] = id.split('#') as [string, string];
+      byHook.set(hook, [...(byHook.get(hook) ?? []), Number(n)]);
+    }
+    const queues = await fetch(
+      `${rabbit.nodes.find((n) => n.pid)?.managementUrl ?? rabbit.nodes[0]!.managementUrl}/api/queues/%2F?columns=name,messages_ready,messages_unacknowledged,consumers,type,state`,
+      { headers: { authorization: authorization() }, signal: AbortSignal.timeout(10_000) },
+    )
+      .then((r) => r.json() as Promise<Record<string, unknown>[]>)
+      .catch((error: unknown) => [{ error: String(error) }]);
+    for (const [hook, numbers] of byHook) {
+      const names = (text: string) => new RegExp(`${hook}(?!\\d)`).test(text);
+      const stream = streams.find((s) => s.hook === hook)!;
+      note(
+        `${hook} (${stream.source}, ${stream.strict ? 'Strict' : 'Unordered'}): ${numbers.length} of ` +
+          `${stream.acknowledged.length} missing, #${numbers[0]}..#${numbers.at(-1)}`,
+      );
+      for (const queue of queues.filter((q) => names(String(q.name)) || q.error))
+        note(`  queue ${JSON.stringify(queue)}`);
+      for (const replica of everyDispatcher[stream.source]) {
+        const lines = replica.logs.filter((l) => names(JSON.stringify(l))).slice(-15);
+        const gone = replica.child.exitCode !== null || replica.child.signalCode !== null;
+        note(`  ${replica.name}${gone ? ' (gone)' : ''}: ${lines.length} lines naming it`);
+        for (const line of lines) note(`    ${JSON.stringify(line).slice(0, 400)}`);
+      }
+    }
   }
 
   /** Deals the faults in turn, each kind after the other, until `FAULTS` were dealt. */
@@ -417,8 +459,9 @@ describe('chaos soak', () => {
     await eventually('every acknowledged event delivered', () => missing().length === 0 || undefined, {
       timeoutMs: 180_000,
       intervalMs: 1000,
-    }).catch((error: unknown) => {
+    }).catch(async (error: unknown) => {
       const lost = missing();
+      await explainLoss(lost);
       throw new Error(`${lost.length} acknowledged events never delivered: ${lost.slice(0, 20).join(', ')}`, {
         cause: error,
       });
