@@ -54,13 +54,17 @@ function brokerAfterTakeover(due: number) {
  * close; `refusals` publishes are refused (nacked, as a quorum queue does while its leader's
  * node is lost) before the next is taken.
  */
-function brokerRefusing(main: string[], refusals: number) {
-  const queues: Record<string, Delivery[]> = { 'hookline.shop.hook': main.map((body) => delivery(body)) };
+function brokerRefusing(main: string[], refusals: number, head: Delivery[] = []) {
+  const queues: Record<string, Delivery[]> = {
+    'hookline.shop.hook': main.map((body) => delivery(body)),
+    'hookline.shop.hook.head': head,
+  };
   interface FakeConsumer {
     queue: string;
     active: boolean;
     inHand: Delivery | undefined;
     onMessage: (d: Delivery) => void;
+    close: () => Promise<void>;
   }
   const consumers = new Set<FakeConsumer>();
   const pump = () =>
@@ -90,19 +94,21 @@ function brokerRefusing(main: string[], refusals: number) {
             ack: () => ((entry.inHand = undefined), pump()),
             nack: () => ((entry.inHand = undefined), (queues[queue] ??= []).unshift(d), pump()),
           }),
+        close: () => {
+          if (!consumers.delete(entry)) return closed;
+          if (entry.inHand) (queues[queue] ??= []).unshift(entry.inHand);
+          entry.inHand = undefined;
+          pump();
+          close();
+          return closed;
+        },
       };
       consumers.add(entry);
       pump();
       const consumer: Consumer = {
         closed,
         cancel: () => ((entry.active = false), Promise.resolve()),
-        close: () => {
-          consumers.delete(entry);
-          if (entry.inHand) (queues[queue] ??= []).unshift(entry.inHand);
-          pump();
-          close();
-          return closed;
-        },
+        close: entry.close,
       };
       return Promise.resolve(consumer);
     },
@@ -115,7 +121,28 @@ function brokerRefusing(main: string[], refusals: number) {
     lock: () => Promise.resolve({ lost: new Promise(() => undefined), release: () => Promise.resolve() }),
     messageCount: (queue: string) => Promise.resolve(queues[queue]?.length ?? 0),
   } as unknown as BrokerSession;
-  return session;
+  /** Closes the consumers of `queue` from the broker's side, as a channel error does. */
+  const drop = (queue: string) => {
+    for (const c of consumers) if (c.queue === queue) void c.close();
+  };
+  return Object.assign(session, { drop });
+}
+
+/** A clock whose sleeps pass at once and move its time on. */
+function instantClock() {
+  let now = Date.now();
+  return {
+    now: () => now,
+    sleep: async (ms: number, signal?: AbortSignal) => {
+      if (!signal?.aborted) now += ms;
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+}
+
+async function until(done: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
 const topology = {
@@ -156,11 +183,67 @@ describe('StrictLane', () => {
       },
     });
     const running = lane.run();
-    const deadline = Date.now() + 5000;
-    while (delivered.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until(() => delivered.length === 3);
     stop.abort();
     await running;
     assert.deepEqual(delivered, ['1', '2', '3']);
+  });
+
+  it('consumes the main queue again when the broker closes its consumer', async () => {
+    const stop = new AbortController();
+    const delivered: string[] = [];
+    const broker = brokerRefusing(['1', '2'], 0);
+    let first = true;
+    const lane = new StrictLane({
+      config: { name: 'hook', topology } as unknown as HookConfig,
+      session: broker,
+      logger: pino({ level: 'silent' }),
+      clock: instantClock(),
+      stopped: stop.signal,
+      disabled: () => false,
+      handle: (d) => {
+        if (first) {
+          // A channel error while the event is in hand: it goes back to the queue.
+          first = false;
+          broker.drop('hookline.shop.hook');
+          return Promise.resolve('skipped');
+        }
+        delivered.push(d.body.toString());
+        d.ack();
+        return Promise.resolve('delivered');
+      },
+    });
+    const running = lane.run();
+    await until(() => delivered.length === 2);
+    stop.abort();
+    await running;
+    assert.deepEqual(delivered, ['1', '2']);
+  });
+
+  it('keeps a head event due after the consumer timeout when the broker refuses to take it back', async () => {
+    const stop = new AbortController();
+    const delivered: string[] = [];
+    const clock = instantClock();
+    const dueIn20Minutes = delivery('21', { [HEADER.dueAt]: clock.now() + 20 * 60_000 });
+    const lane = new StrictLane({
+      config: { name: 'hook', topology } as unknown as HookConfig,
+      // The renewal after 15 minutes is refused once.
+      session: brokerRefusing(['22'], 1, [dueIn20Minutes]),
+      logger: pino({ level: 'silent' }),
+      clock,
+      stopped: stop.signal,
+      disabled: () => false,
+      handle: (d) => {
+        delivered.push(d.body.toString());
+        d.ack();
+        return Promise.resolve('delivered');
+      },
+    });
+    const running = lane.run();
+    await until(() => delivered.length === 2);
+    stop.abort();
+    await running;
+    assert.deepEqual(delivered, ['21', '22']);
   });
 
   it('delivers an event left in the head queue before the main queue’s, though the count read 0', async () => {

@@ -53,7 +53,10 @@ export class StrictLane {
   #main: Consumer | undefined;
   /** Deliveries run one at a time, head and main alike. */
   #turn: Promise<unknown> = Promise.resolve();
-  #headTimer: NodeJS.Timeout | undefined;
+  /** Aborts the wait of the head event in hand until it is due. */
+  #headWait: AbortController | undefined;
+  /** Called when the main queue's consumer closes without the lane closing it. */
+  #mainLost: (() => void) | undefined;
   /** An event from the head queue is in hand (waiting until due, or being delivered): later events wait. */
   #headHeld = false;
   /** The main queue's consumer was cancelled: for a retry or a head event. */
@@ -75,6 +78,11 @@ export class StrictLane {
     while (this.#running) {
       let lock: BrokerLock | undefined;
       let head: Consumer | undefined;
+      const mainLost = new Promise<never>((_resolve, reject) => {
+        this.#mainLost = () =>
+          reject(new Error(`the consumer of ${this.#d.config.topology.queue} was closed`));
+      });
+      mainLost.catch(() => undefined);
       try {
         await session.ready();
         // The lock and the consumers on one connection: they go together if it drops.
@@ -97,7 +105,8 @@ export class StrictLane {
         await this.#d.clock.sleep(HEAD_SETTLE_MS, stopped).catch(() => undefined);
         if (((await session.messageCount(headQueue)) ?? 0) === 0)
           await this.#serially(() => this.#resumeMain());
-        await unlessAborted(Promise.race([head.closed, lock.lost]), stopped);
+        // A closed main consumer goes the way of a broker error: wait a little, start over.
+        await unlessAborted(Promise.race([head.closed, lock.lost, mainLost]), stopped);
       } catch (error) {
         if (error instanceof ExclusiveConsumerTaken) {
           logger.debug('Another replica delivers this hook in strict order; standing by');
@@ -106,7 +115,8 @@ export class StrictLane {
         }
         await this.#standby.wait(stopped);
       } finally {
-        clearTimeout(this.#headTimer);
+        this.#headWait?.abort();
+        this.#mainLost = undefined;
         this.#headHeld = false;
         await this.#pauseMain();
         if (head) {
@@ -148,8 +158,14 @@ export class StrictLane {
     if (!this.#running || this.#main || this.#headHeld || this.#d.disabled()) return;
     const key = this.#d.config.name;
     this.#mainPaused = false;
-    this.#main = await this.#d.session.consume(this.#d.config.topology.queue, { prefetch: 1, key }, (d) => {
+    const main = await this.#d.session.consume(this.#d.config.topology.queue, { prefetch: 1, key }, (d) => {
       void this.#serially(() => this.#onMain(d));
+    });
+    this.#main = main;
+    // The lane forgets a consumer before it closes it; one that closes while still current
+    // was closed by the broker (a channel error, the queue deleted) and consumes no more.
+    void main.closed.then(() => {
+      if (this.#main === main) this.#mainLost?.();
     });
   }
 
@@ -186,21 +202,28 @@ export class StrictLane {
     const due = Number(delivery.properties.headers?.[HEADER.dueAt] ?? 0);
     const wait = Number.isFinite(due) ? due - this.#d.clock.now() : 0;
     if (wait > 0) {
-      this.#headTimer = setTimeout(
-        () =>
-          void this.#serially(async () => {
-            if (wait > HEAD_RENEW_MS) await this.#renewHead(delivery);
-            else await this.#deliverHead(delivery);
-          }),
-        Math.min(wait, HEAD_RENEW_MS),
-      );
+      const waiting = (this.#headWait = new AbortController());
+      void this.#d.clock.sleep(Math.min(wait, HEAD_RENEW_MS), waiting.signal).then(() => {
+        if (waiting.signal.aborted) return;
+        void this.#serially(async () => {
+          if (wait > HEAD_RENEW_MS) await this.#renewHead(delivery);
+          else await this.#deliverHead(delivery);
+        });
+      });
       return;
     }
     await this.#deliverHead(delivery);
   }
 
+  /** Puts the held head event back before the consumer timeout; given back when the broker refuses. */
   async #renewHead(delivery: Delivery): Promise<void> {
-    await renewHead(this.#d.session, this.#d.config.topology, delivery);
+    try {
+      await renewHead(this.#d.session, this.#d.config.topology, delivery);
+    } catch (error) {
+      // Back to the head queue as it is: it comes again, is held again until it is due.
+      delivery.nack(true);
+      throw error;
+    }
     delivery.ack();
   }
 
