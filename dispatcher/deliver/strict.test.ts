@@ -3,21 +3,15 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { systemClock } from '../../core/retry.ts';
 import type { BrokerSession, Consumer, Delivery } from '../broker/session.ts';
+import {
+  fakeDelivery as delivery,
+  fakeQueues,
+  instantClock,
+  until,
+} from '../../test/fixtures/fake-queues.ts';
 import type { HookConfig } from '../hooks.ts';
 import { HEADER } from './event.ts';
 import { StrictLane } from './strict.ts';
-
-function delivery(body: string, headers: Record<string, unknown> = {}): Delivery {
-  return {
-    body: Buffer.from(body),
-    exchange: 'hookline.shop',
-    routingKey: 'hook',
-    redelivered: false,
-    properties: { headers },
-    ack: () => undefined,
-    nack: () => undefined,
-  };
-}
 
 /**
  * A broker with one event left in the head queue by a replica that died, and the next one in
@@ -48,103 +42,6 @@ function brokerAfterTakeover(due: number) {
   return session;
 }
 
-/**
- * Queues that hand out one unacknowledged message per consumer (prefetch 1), put a nacked
- * message back at the front, stop handing out on cancel and take the message in hand back on
- * close; `refusals` publishes are refused (nacked, as a quorum queue does while its leader's
- * node is lost) before the next is taken.
- */
-function brokerRefusing(main: string[], refusals: number, head: Delivery[] = []) {
-  const queues: Record<string, Delivery[]> = {
-    'hookline.shop.hook': main.map((body) => delivery(body)),
-    'hookline.shop.hook.head': head,
-  };
-  interface FakeConsumer {
-    queue: string;
-    active: boolean;
-    inHand: Delivery | undefined;
-    onMessage: (d: Delivery) => void;
-    close: () => Promise<void>;
-  }
-  const consumers = new Set<FakeConsumer>();
-  const pump = () =>
-    setImmediate(() => {
-      for (const c of consumers) {
-        if (!c.active || c.inHand) continue;
-        const next = queues[c.queue]?.shift();
-        if (!next) continue;
-        c.inHand = next;
-        c.onMessage(next);
-      }
-    });
-  const session = {
-    connected: true,
-    ready: () => Promise.resolve(),
-    drain: () => undefined,
-    consume: (queue: string, _options: unknown, onMessage: (d: Delivery) => void) => {
-      let close!: () => void;
-      const closed = new Promise<void>((resolve) => (close = resolve));
-      const entry: FakeConsumer = {
-        queue,
-        active: true,
-        inHand: undefined,
-        onMessage: (d: Delivery) =>
-          onMessage({
-            ...d,
-            ack: () => ((entry.inHand = undefined), pump()),
-            nack: () => ((entry.inHand = undefined), (queues[queue] ??= []).unshift(d), pump()),
-          }),
-        close: () => {
-          if (!consumers.delete(entry)) return closed;
-          if (entry.inHand) (queues[queue] ??= []).unshift(entry.inHand);
-          entry.inHand = undefined;
-          pump();
-          close();
-          return closed;
-        },
-      };
-      consumers.add(entry);
-      pump();
-      const consumer: Consumer = {
-        closed,
-        cancel: () => ((entry.active = false), Promise.resolve()),
-        close: entry.close,
-      };
-      return Promise.resolve(consumer);
-    },
-    publish: (_exchange: string, queue: string, body: Buffer, properties: Delivery['properties']) => {
-      if (refusals-- > 0) return Promise.reject(new Error('the broker did not confirm the message'));
-      (queues[queue] ??= []).push({ ...delivery(body.toString()), properties });
-      pump();
-      return Promise.resolve();
-    },
-    lock: () => Promise.resolve({ lost: new Promise(() => undefined), release: () => Promise.resolve() }),
-    messageCount: (queue: string) => Promise.resolve(queues[queue]?.length ?? 0),
-  } as unknown as BrokerSession;
-  /** Closes the consumers of `queue` from the broker's side, as a channel error does. */
-  const drop = (queue: string) => {
-    for (const c of consumers) if (c.queue === queue) void c.close();
-  };
-  return Object.assign(session, { drop });
-}
-
-/** A clock whose sleeps pass at once and move its time on. */
-function instantClock() {
-  let now = Date.now();
-  return {
-    now: () => now,
-    sleep: async (ms: number, signal?: AbortSignal) => {
-      if (!signal?.aborted) now += ms;
-      await new Promise((resolve) => setImmediate(resolve));
-    },
-  };
-}
-
-async function until(done: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-}
-
 const topology = {
   directExchange: 'hookline.direct',
   queue: 'hookline.shop.hook',
@@ -159,7 +56,8 @@ describe('StrictLane', () => {
     let attempts = 0;
     const lane: StrictLane = new StrictLane({
       config: { name: 'hook', topology } as unknown as HookConfig,
-      session: brokerRefusing(['1', '2', '3'], 1),
+      session: fakeQueues({ [topology.queue]: ['1', '2', '3'].map((n) => delivery(n)) }, { refusals: 1 })
+        .session,
       logger: pino({ level: 'silent' }),
       clock: systemClock,
       stopped: stop.signal,
@@ -189,14 +87,58 @@ describe('StrictLane', () => {
     assert.deepEqual(delivered, ['1', '2', '3']);
   });
 
+  it('delivers nothing more once its lock is lost, though an event in hand was given back', async () => {
+    const stop = new AbortController();
+    const delivered: string[] = [];
+    // Granted once: after losing it, another replica holds the lock.
+    const broker = fakeQueues(
+      { [topology.queue]: ['1', '2'].map((n) => delivery(n)) },
+      { refusals: 1, locks: 1 },
+    );
+    let attempts = 0;
+    const lane: StrictLane = new StrictLane({
+      config: { name: 'hook', topology } as unknown as HookConfig,
+      session: broker.session,
+      logger: pino({ level: 'silent' }),
+      clock: instantClock(),
+      stopped: stop.signal,
+      disabled: () => false,
+      handle: async (d) => {
+        if (attempts++ === 0) {
+          // The first attempt fails; the node holding the lock is lost while the broker refuses the retry.
+          await lane.retry(d, { headers: {} }, 10).catch(() => undefined);
+          broker.loseLock();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          d.nack(true);
+          return 'skipped';
+        }
+        delivered.push(d.body.toString());
+        d.ack();
+        return 'delivered';
+      },
+    });
+    const running = lane.run();
+    await until(() => delivered.length > 0, 500);
+    stop.abort();
+    await running;
+    assert.deepEqual(delivered, []);
+    const lost = broker.calls.indexOf('lock lost');
+    assert.deepEqual(
+      broker.calls.slice(lost).filter((call) => call.startsWith('consume')),
+      [],
+      'consumed while another replica held the lock',
+    );
+    assert.equal(broker.waiting(topology.queue), 2, 'both events wait in the queue for the lock’s holder');
+  });
+
   it('consumes the main queue again when the broker closes its consumer', async () => {
     const stop = new AbortController();
     const delivered: string[] = [];
-    const broker = brokerRefusing(['1', '2'], 0);
+    const broker = fakeQueues({ [topology.queue]: ['1', '2'].map((n) => delivery(n)) });
     let first = true;
     const lane = new StrictLane({
       config: { name: 'hook', topology } as unknown as HookConfig,
-      session: broker,
+      session: broker.session,
       logger: pino({ level: 'silent' }),
       clock: instantClock(),
       stopped: stop.signal,
@@ -228,7 +170,10 @@ describe('StrictLane', () => {
     const lane = new StrictLane({
       config: { name: 'hook', topology } as unknown as HookConfig,
       // The renewal after 15 minutes is refused once.
-      session: brokerRefusing(['22'], 1, [dueIn20Minutes]),
+      session: fakeQueues(
+        { [topology.queue]: [delivery('22')], [topology.headQueue]: [dueIn20Minutes] },
+        { refusals: 1 },
+      ).session,
       logger: pino({ level: 'silent' }),
       clock,
       stopped: stop.signal,

@@ -50,7 +50,7 @@ export class StrictLane {
   readonly #d: StrictDeps;
   readonly #standby: Retry;
   /** The main queue's consumer, while the head queue is empty. */
-  #main: Consumer | undefined;
+  #main: Tap | undefined;
   /** Deliveries run one at a time, head and main alike. */
   #turn: Promise<unknown> = Promise.resolve();
   /** Aborts the wait of the head event in hand until it is due. */
@@ -61,6 +61,12 @@ export class StrictLane {
   #headHeld = false;
   /** The main queue's consumer was cancelled: for a retry or a head event. */
   #mainPaused = false;
+  /**
+   * Between taking the lock with the head consumer and the moment either is lost: only then
+   * is an event handled or the main queue consumed. Once the lock is lost another replica may
+   * deliver, and what this one has in hand goes back to the queues with its channels.
+   */
+  #holding = false;
 
   constructor(deps: StrictDeps) {
     this.#d = deps;
@@ -88,14 +94,20 @@ export class StrictLane {
         // The lock and the consumers on one connection: they go together if it drops.
         lock = await session.lock(lockQueue, this.#d.config.name);
         if (!lock) throw new ExclusiveConsumerTaken(`${lockQueue} is held by another connection`);
+        this.#holding = true;
         // Exclusive as well: on a classic head queue, a replica of an earlier version that
         // still holds it keeps this one out.
-        head = await session.consume(
-          headQueue,
-          { prefetch: 1, exclusive: true, key: this.#d.config.name },
-          (d) => {
-            void this.#serially(() => this.#onHead(d));
-          },
+        const headTap = new Tap();
+        head = headTap.on(
+          await session.consume(
+            headQueue,
+            { prefetch: 1, exclusive: true, key: this.#d.config.name },
+            (d) => {
+              void this.#serially(async () => {
+                if (this.#holding && headTap.open) await this.#onHead(d);
+              });
+            },
+          ),
         );
         this.#standby.succeeded();
         if (!this.#running) break;
@@ -108,6 +120,7 @@ export class StrictLane {
         // A closed main consumer goes the way of a broker error: wait a little, start over.
         await unlessAborted(Promise.race([head.closed, lock.lost, mainLost]), stopped);
       } catch (error) {
+        this.#holding = false;
         if (error instanceof ExclusiveConsumerTaken) {
           logger.debug('Another replica delivers this hook in strict order; standing by');
         } else {
@@ -115,6 +128,7 @@ export class StrictLane {
         }
         await this.#standby.wait(stopped);
       } finally {
+        this.#holding = false;
         this.#headWait?.abort();
         this.#mainLost = undefined;
         this.#headHeld = false;
@@ -124,9 +138,7 @@ export class StrictLane {
           await this.#turn;
           await head.close();
         }
-        const main = this.#main;
-        this.#main = undefined;
-        await main?.close();
+        await this.#closeMain();
         // Last: another replica may deliver once nothing of this one's is in hand.
         await lock?.release();
       }
@@ -155,25 +167,38 @@ export class StrictLane {
 
   /** Consume the main queue, one event in hand at a time. */
   async #resumeMain(): Promise<void> {
-    if (!this.#running || this.#main || this.#headHeld || this.#d.disabled()) return;
+    if (!this.#running || !this.#holding || this.#main || this.#headHeld || this.#d.disabled()) return;
     const key = this.#d.config.name;
     this.#mainPaused = false;
-    const main = await this.#d.session.consume(this.#d.config.topology.queue, { prefetch: 1, key }, (d) => {
-      void this.#serially(() => this.#onMain(d));
+    const tap = new Tap();
+    this.#main = tap;
+    const consumer = await this.#d.session.consume(
+      this.#d.config.topology.queue,
+      { prefetch: 1, key },
+      (d) => {
+        void this.#serially(async () => {
+          if (this.#holding && tap.open) await this.#onMain(d);
+        });
+      },
+    );
+    // The lane lets a consumer go before it closes it; one closed while still open here was
+    // closed by the broker (a channel error, the queue deleted) and consumes no more.
+    void consumer.closed.then(() => {
+      if (tap.open) this.#mainLost?.();
     });
-    this.#main = main;
-    // The lane forgets a consumer before it closes it; one that closes while still current
-    // was closed by the broker (a channel error, the queue deleted) and consumes no more.
-    void main.closed.then(() => {
-      if (this.#main === main) this.#mainLost?.();
-    });
+    tap.on(consumer);
+  }
+
+  /** Lets the main queue's consumer go, and closes it: what it has in hand goes back. */
+  async #closeMain(): Promise<void> {
+    const main = this.#main;
+    this.#main = undefined;
+    await main?.close();
   }
 
   /** Consume the main queue again on a channel of its own (a cancelled consumer does not resume). */
   async #reopenMain(): Promise<void> {
-    const old = this.#main;
-    this.#main = undefined;
-    await old?.close();
+    await this.#closeMain();
     await this.#resumeMain();
   }
 
@@ -235,5 +260,40 @@ export class StrictLane {
       this.#headHeld = false;
       await this.#reopenMain();
     }
+  }
+}
+
+/**
+ * A consumer as the lane sees it: its deliveries are handled while it is open, that is until
+ * its channel closed or the lane let it go. An event handed out by a consumer that is no
+ * longer open is back in its queue (or will be with its channel), and another replica may be
+ * delivering the events after it. Deliveries can arrive before `consume` has returned.
+ */
+class Tap {
+  #consumer: Consumer | undefined;
+  #open = true;
+  #cancelled = false;
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** The consumer once `consume` returned; closed if the lane let it go meanwhile. */
+  on(consumer: Consumer): Consumer {
+    this.#consumer = consumer;
+    void consumer.closed.then(() => (this.#open = false));
+    if (!this.#open) void consumer.close();
+    else if (this.#cancelled) void consumer.cancel();
+    return consumer;
+  }
+
+  async cancel(): Promise<void> {
+    this.#cancelled = true;
+    await this.#consumer?.cancel();
+  }
+
+  async close(): Promise<void> {
+    this.#open = false;
+    await this.#consumer?.close();
   }
 }

@@ -83,7 +83,8 @@ export class UnorderedLane {
       taken = true;
       void this.#d.handle(d, true).finally(handled);
     });
-    await unlessAborted(done, stopped);
+    // A probe's consumer that the broker closes (the connection lost) waits no longer.
+    await unlessAborted(Promise.race([done, consumer.closed]), stopped);
     await this.#release(consumer);
   }
 }
