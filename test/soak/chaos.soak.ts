@@ -342,31 +342,36 @@ describe('chaos soak', () => {
   }
 
   /**
-   * What the broker and the dispatchers say of the Webhooks that lost events: each one's
-   * queues (messages ready, unacknowledged, consumers) and its source's replicas' last log
-   * lines that name it. A loss in CI is otherwise a list of event ids and nothing to go on.
+   * What the broker and the dispatchers say of Webhooks that lost events or received them out
+   * of order: each one's queues (messages ready, unacknowledged, consumers), the requests its
+   * receiver got around `around` (event number, time, answer), and its source's replicas' last
+   * log lines that name it. A failure in CI is otherwise a list of event ids and nothing to go on.
    */
-  async function explainLoss(lost: string[]): Promise<void> {
-    const byHook = new Map<string, number[]>();
-    for (const id of lost) {
-      const [hook, n] = id.split('#') as [string, string];
-      byHook.set(hook, [...(byHook.get(hook) ?? []), Number(n)]);
-    }
+  async function explain(problems: Map<string, { summary: string; around?: number }>): Promise<void> {
     const queues = await fetch(
       `${rabbit.nodes.find((n) => n.pid)?.managementUrl ?? rabbit.nodes[0]!.managementUrl}/api/queues/%2F?columns=name,messages_ready,messages_unacknowledged,consumers,type,state`,
       { headers: { authorization: authorization() }, signal: AbortSignal.timeout(10_000) },
     )
       .then((r) => r.json() as Promise<Record<string, unknown>[]>)
       .catch((error: unknown) => [{ error: String(error) }]);
-    for (const [hook, numbers] of byHook) {
+    const time = (t: number) => new Date(t).toISOString().slice(11, 23);
+    for (const [hook, { summary, around }] of problems) {
       const names = (text: string) => new RegExp(`${hook}(?!\\d)`).test(text);
       const stream = streams.find((s) => s.hook === hook)!;
-      note(
-        `${hook} (${stream.source}, ${stream.strict ? 'Strict' : 'Unordered'}): ${numbers.length} of ` +
-          `${stream.acknowledged.length} missing, #${numbers[0]}..#${numbers.at(-1)}`,
-      );
+      note(`${hook} (${stream.source}, ${stream.strict ? 'Strict' : 'Unordered'}): ${summary}`);
       for (const queue of queues.filter((q) => names(String(q.name)) || q.error))
         note(`  queue ${JSON.stringify(queue)}`);
+      if (around !== undefined) {
+        const requests = receiver.requests.flatMap((request, index) =>
+          request.path === `/${hook}`
+            ? [
+                `#${(JSON.parse(request.body.toString()) as { n: number }).n} ${time(request.receivedAt)} ${accepted(index) ? 200 : 503}`,
+              ]
+            : [],
+        );
+        const at = requests.findIndex((r) => r.startsWith(`#${around} `));
+        note(`  requests: ${requests.slice(Math.max(at - 8, 0), at + 8).join(', ')}`);
+      }
       for (const replica of everyDispatcher[stream.source]) {
         const lines = replica.logs.filter((l) => names(JSON.stringify(l))).slice(-15);
         const gone = replica.child.exitCode !== null || replica.child.signalCode !== null;
@@ -461,7 +466,22 @@ describe('chaos soak', () => {
       intervalMs: 1000,
     }).catch(async (error: unknown) => {
       const lost = missing();
-      await explainLoss(lost);
+      const byHook = new Map<string, number[]>();
+      for (const id of lost) {
+        const [hook, n] = id.split('#') as [string, string];
+        byHook.set(hook, [...(byHook.get(hook) ?? []), Number(n)]);
+      }
+      await explain(
+        new Map(
+          [...byHook].map(([hook, numbers]) => [
+            hook,
+            {
+              summary: `${numbers.length} of ${streams.find((s) => s.hook === hook)!.acknowledged.length} missing, #${numbers[0]}..#${numbers.at(-1)}`,
+              around: numbers[0]! - 1,
+            },
+          ]),
+        ),
+      );
       throw new Error(`${lost.length} acknowledged events never delivered: ${lost.slice(0, 20).join(', ')}`, {
         cause: error,
       });
@@ -479,11 +499,23 @@ describe('chaos soak', () => {
         const seen = new Set<number>();
         const firsts = (hooks.get(stream.hook)?.order ?? []).filter((n) => !seen.has(n) && seen.add(n));
         return firsts.flatMap((n, i) =>
-          i > 0 && n < firsts[i - 1]! ? [`${stream.hook}: ${firsts[i - 1]} then ${n}`] : [],
+          i > 0 && n < firsts[i - 1]! ? [{ hook: stream.hook, before: firsts[i - 1]!, after: n }] : [],
         );
       });
     note(`Strict order violations: ${violations.length}`);
-    assert.deepEqual(violations, [], 'Strict Webhooks received events out of order');
+    if (violations.length > 0) {
+      note(
+        `faults: ${faults.map((f) => `${f.kind} ${f.what} at ${new Date(f.at).toISOString().slice(11, 23)}`).join('; ')}`,
+      );
+      await explain(
+        new Map(violations.map((v) => [v.hook, { summary: `${v.before} then ${v.after}`, around: v.after }])),
+      );
+    }
+    assert.deepEqual(
+      violations.map((v) => `${v.hook}: ${v.before} then ${v.after}`),
+      [],
+      'Strict Webhooks received events out of order',
+    );
 
     // What a killed replica may have taken along: the accepted deliveries of its source's
     // Webhooks in the UNWRITTEN_MS before it was killed.
