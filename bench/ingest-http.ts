@@ -4,7 +4,8 @@
 // next to a minimal baseline (bench/baseline-ingest-http.ts: node:http → amqplib confirm
 // channel → 202) measured in the same run, in alternating rounds. Both publish to an
 // exchange with one quorum queue bound, as a Webhook's would be; after each round the
-// queue must hold exactly the events that were answered 202.
+// queue must hold exactly the events that were answered 202. Each round also reports the CPU
+// time the endpoint, RabbitMQ and the load generator spent per 1,000 accepted posts.
 //
 //   npm run bench:ingest-http [-- --seconds 10 --rounds 3 --concurrency 16,128]
 import fs from 'node:fs';
@@ -20,6 +21,7 @@ import { installCrds } from '../test/fixtures/crds.ts';
 import { startDispatcher } from '../test/fixtures/dispatcher.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
 import { startProcess } from '../test/fixtures/process.ts';
+import { treeCpuMs } from './cpu.ts';
 import { anchorEvent } from './events.ts';
 
 const { values } = parseArgs({
@@ -83,6 +85,8 @@ interface Figures {
   p99Ms: number;
   /** Messages the queue held after the round: must equal `accepted`. */
   queued: number;
+  /** CPU ms per 1,000 accepted posts: the endpoint's process, RabbitMQ's, and this load generator's. */
+  cpuPer1000: { endpoint: number; broker: number; client: number };
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -90,6 +94,12 @@ const percentile = (sorted: number[], p: number) =>
 
 async function measure(which: keyof typeof queues, concurrency: number, seconds = SECONDS): Promise<Figures> {
   const port = which === 'hookline' ? hooklinePort : baselinePort;
+  const endpointPid = (which === 'hookline' ? dispatcher : baseline).child.pid!;
+  const cpuBefore = {
+    endpoint: treeCpuMs(endpointPid),
+    broker: treeCpuMs(testEnv().rabbitmq.serverPid),
+    client: process.cpuUsage(),
+  };
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency, keepAliveTimeout: 30_000 });
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
   const latencies: number[] = [];
@@ -109,6 +119,13 @@ async function measure(which: keyof typeof queues, concurrency: number, seconds 
   };
   await Promise.all(Array.from({ length: concurrency }, (_, p) => producer(p)));
   const elapsed = (performance.now() - began) / 1000;
+  const client = process.cpuUsage(cpuBefore.client);
+  const per1000 = (ms: number) => Math.round((ms * 1000) / Math.max(accepted, 1));
+  const cpuPer1000 = {
+    endpoint: per1000(treeCpuMs(endpointPid) - cpuBefore.endpoint),
+    broker: per1000(treeCpuMs(testEnv().rabbitmq.serverPid) - cpuBefore.broker),
+    client: per1000((client.user + client.system) / 1000),
+  };
   await pool.close();
   const { messageCount: queued } = await channel.checkQueue(queues[which]);
   await channel.purgeQueue(queues[which]);
@@ -120,6 +137,7 @@ async function measure(which: keyof typeof queues, concurrency: number, seconds 
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
     queued,
+    cpuPer1000,
   };
 }
 
@@ -153,6 +171,11 @@ const medians = Object.fromEntries(
       postsPerSecond: median(figures.map((f) => f.postsPerSecond)),
       p50Ms: median(figures.map((f) => f.p50Ms)),
       p99Ms: median(figures.map((f) => f.p99Ms)),
+      cpuPer1000: {
+        endpoint: median(figures.map((f) => f.cpuPer1000.endpoint)),
+        broker: median(figures.map((f) => f.cpuPer1000.broker)),
+        client: median(figures.map((f) => f.cpuPer1000.client)),
+      },
     },
   ]),
 );
@@ -173,7 +196,7 @@ bench/ingest-http: medians of ${ROUNDS} alternating rounds of ${SECONDS} s, even
 ${Object.entries(medians)
   .map(
     ([name, f]) =>
-      `  ${name.padEnd(26)} ${String(f.postsPerSecond).padStart(6)} accepted posts/s   p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms`,
+      `  ${name.padEnd(26)} ${String(f.postsPerSecond).padStart(6)} accepted posts/s   p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms   CPU ms per 1,000: endpoint ${f.cpuPer1000.endpoint}, broker ${f.cpuPer1000.broker}, client ${f.cpuPer1000.client}`,
   )
   .join('\n')}
   hookline / baseline: ${LEVELS.map((c) => `${ratios[c]}× (concurrency ${c})`).join(', ')}   target ≥ 0.95×, ≥ 3,000 posts/s at 128

@@ -24,7 +24,8 @@ export interface EnvInfo {
   apiServer: string;
   kubectl: string;
   helm: string;
-  rabbitmq: { amqpUrl: string; managementUrl: string; user: string; password: string };
+  /** serverPid: the node's process, for benchmarks that count its CPU time. */
+  rabbitmq: { amqpUrl: string; managementUrl: string; user: string; password: string; serverPid: number };
   kafka: { brokers: string[] };
   stateDir: string;
 }
@@ -89,6 +90,7 @@ export function envInfo(state: EnvState, config: EnvConfig = envConfig()): EnvIn
       managementUrl: rabbitmq.managementUrl,
       user: rabbitmq.user,
       password: rabbitmq.password,
+      serverPid: rabbitmq.serverPid,
     },
     kafka: { brokers: kafka.brokers },
     stateDir: config.stateDir,
