@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { systemClock } from '../../core/retry.ts';
+import { systemClock, type Clock } from '../../core/retry.ts';
 import type { BrokerSession, Consumer, Delivery } from '../broker/session.ts';
 import {
   fakeDelivery as delivery,
@@ -11,6 +11,7 @@ import {
 } from '../../test/fixtures/fake-queues.ts';
 import type { HookConfig } from '../hooks.ts';
 import { HEADER } from './event.ts';
+import type { Handled } from './outcomes.ts';
 import { StrictLane } from './strict.ts';
 
 /**
@@ -49,46 +50,69 @@ const topology = {
   lockQueue: 'hookline-lock.shop.hook',
 };
 
+/** A lane of the Webhook `hook` over `session`, running until `stop()`. */
+function runLane(
+  session: BrokerSession,
+  handle: (d: Delivery) => Promise<Handled>,
+  clock: Clock = instantClock(),
+) {
+  const stopped = new AbortController();
+  const lane = new StrictLane({
+    config: { name: 'hook', topology } as unknown as HookConfig,
+    session,
+    logger: pino({ level: 'silent' }),
+    clock,
+    stopped: stopped.signal,
+    disabled: () => false,
+    handle,
+  });
+  const running = lane.run();
+  return {
+    lane,
+    async stop() {
+      stopped.abort();
+      await running;
+    },
+  };
+}
+
+/** A receiver that takes every event: acknowledged, its body recorded in `delivered`. */
+function takesAll(delivered: string[]) {
+  return (d: Delivery): Promise<Handled> => {
+    delivered.push(d.body.toString());
+    d.ack();
+    return Promise.resolve('delivered');
+  };
+}
+
 describe('StrictLane', () => {
   it('goes on with the main queue when the broker refuses a retry and the event is given back', async () => {
-    const stop = new AbortController();
     const delivered: string[] = [];
+    const broker = fakeQueues({ [topology.queue]: ['1', '2', '3'].map((n) => delivery(n)) }, { refusals: 1 });
     let attempts = 0;
-    const lane: StrictLane = new StrictLane({
-      config: { name: 'hook', topology } as unknown as HookConfig,
-      session: fakeQueues({ [topology.queue]: ['1', '2', '3'].map((n) => delivery(n)) }, { refusals: 1 })
-        .session,
-      logger: pino({ level: 'silent' }),
-      clock: systemClock,
-      stopped: stop.signal,
-      disabled: () => false,
-      // As the worker does: the first attempt fails and is retried; when the broker refuses
-      // the retry, the event is given back to its queue.
-      handle: async (d) => {
-        if (attempts++ === 0) {
-          try {
-            await lane.retry(d, { headers: {} }, 10);
-            d.ack();
-            return 'retry';
-          } catch {
-            d.nack(true);
-            return 'skipped';
-          }
+    // As the worker does: the first attempt fails and is retried; when the broker refuses
+    // the retry, the event is given back to its queue.
+    const running = runLane(
+      broker.session,
+      async (d) => {
+        if (attempts++ > 0) return takesAll(delivered)(d);
+        try {
+          await running.lane.retry(d, { headers: {} }, 10);
+          d.ack();
+          return 'retry';
+        } catch {
+          d.nack(true);
+          return 'skipped';
         }
-        delivered.push(d.body.toString());
-        d.ack();
-        return 'delivered';
       },
-    });
-    const running = lane.run();
+      systemClock,
+    );
     await until(() => delivered.length === 3);
-    stop.abort();
-    await running;
+    await running.stop();
     assert.deepEqual(delivered, ['1', '2', '3']);
   });
 
   it('delivers nothing more once its lock is lost, though an event in hand was given back', async () => {
-    const stop = new AbortController();
     const delivered: string[] = [];
     // Granted once: after losing it, another replica holds the lock.
     const broker = fakeQueues(
@@ -96,31 +120,17 @@ describe('StrictLane', () => {
       { refusals: 1, locks: 1 },
     );
     let attempts = 0;
-    const lane: StrictLane = new StrictLane({
-      config: { name: 'hook', topology } as unknown as HookConfig,
-      session: broker.session,
-      logger: pino({ level: 'silent' }),
-      clock: instantClock(),
-      stopped: stop.signal,
-      disabled: () => false,
-      handle: async (d) => {
-        if (attempts++ === 0) {
-          // The first attempt fails; the node holding the lock is lost while the broker refuses the retry.
-          await lane.retry(d, { headers: {} }, 10).catch(() => undefined);
-          broker.loseLock();
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          d.nack(true);
-          return 'skipped';
-        }
-        delivered.push(d.body.toString());
-        d.ack();
-        return 'delivered';
-      },
+    const running = runLane(broker.session, async (d) => {
+      if (attempts++ > 0) return takesAll(delivered)(d);
+      // The first attempt fails; the node holding the lock is lost while the broker refuses the retry.
+      await running.lane.retry(d, { headers: {} }, 10).catch(() => undefined);
+      broker.loseLock();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      d.nack(true);
+      return 'skipped';
     });
-    const running = lane.run();
     await until(() => delivered.length > 0, 500);
-    stop.abort();
-    await running;
+    await running.stop();
     assert.deepEqual(delivered, []);
     const lost = broker.calls.indexOf('lock lost');
     assert.deepEqual(
@@ -132,92 +142,41 @@ describe('StrictLane', () => {
   });
 
   it('consumes the main queue again when the broker closes its consumer', async () => {
-    const stop = new AbortController();
     const delivered: string[] = [];
     const broker = fakeQueues({ [topology.queue]: ['1', '2'].map((n) => delivery(n)) });
     let first = true;
-    const lane = new StrictLane({
-      config: { name: 'hook', topology } as unknown as HookConfig,
-      session: broker.session,
-      logger: pino({ level: 'silent' }),
-      clock: instantClock(),
-      stopped: stop.signal,
-      disabled: () => false,
-      handle: (d) => {
-        if (first) {
-          // A channel error while the event is in hand: it goes back to the queue.
-          first = false;
-          broker.drop('hookline.shop.hook');
-          return Promise.resolve('skipped');
-        }
-        delivered.push(d.body.toString());
-        d.ack();
-        return Promise.resolve('delivered');
-      },
+    const running = runLane(broker.session, (d) => {
+      if (!first) return takesAll(delivered)(d);
+      // A channel error while the event is in hand: it goes back to the queue.
+      first = false;
+      broker.drop(topology.queue);
+      return Promise.resolve('skipped');
     });
-    const running = lane.run();
     await until(() => delivered.length === 2);
-    stop.abort();
-    await running;
+    await running.stop();
     assert.deepEqual(delivered, ['1', '2']);
   });
 
   it('keeps a head event due after the consumer timeout when the broker refuses to take it back', async () => {
-    const stop = new AbortController();
     const delivered: string[] = [];
     const clock = instantClock();
     const dueIn20Minutes = delivery('21', { [HEADER.dueAt]: clock.now() + 20 * 60_000 });
-    const lane = new StrictLane({
-      config: { name: 'hook', topology } as unknown as HookConfig,
-      // The renewal after 15 minutes is refused once.
-      session: fakeQueues(
-        { [topology.queue]: [delivery('22')], [topology.headQueue]: [dueIn20Minutes] },
-        { refusals: 1 },
-      ).session,
-      logger: pino({ level: 'silent' }),
-      clock,
-      stopped: stop.signal,
-      disabled: () => false,
-      handle: (d) => {
-        delivered.push(d.body.toString());
-        d.ack();
-        return Promise.resolve('delivered');
-      },
-    });
-    const running = lane.run();
+    // The renewal after 15 minutes is refused once.
+    const broker = fakeQueues(
+      { [topology.queue]: [delivery('22')], [topology.headQueue]: [dueIn20Minutes] },
+      { refusals: 1 },
+    );
+    const running = runLane(broker.session, takesAll(delivered), clock);
     await until(() => delivered.length === 2);
-    stop.abort();
-    await running;
+    await running.stop();
     assert.deepEqual(delivered, ['21', '22']);
   });
 
   it('delivers an event left in the head queue before the main queue’s, though the count read 0', async () => {
-    const stop = new AbortController();
     const delivered: string[] = [];
-    const lane = new StrictLane({
-      config: {
-        topology: {
-          queue: 'hookline.shop.hook',
-          headQueue: 'hookline.shop.hook.head',
-          lockQueue: 'hookline-lock.shop.hook',
-        },
-      } as unknown as HookConfig,
-      session: brokerAfterTakeover(Date.now() + 100),
-      logger: pino({ level: 'silent' }),
-      clock: systemClock,
-      stopped: stop.signal,
-      disabled: () => false,
-      handle: (d) => {
-        delivered.push(d.body.toString());
-        if (delivered.length === 2) stop.abort();
-        return Promise.resolve('delivered');
-      },
-    });
-    const running = lane.run();
-    const deadline = Date.now() + 5000;
-    while (delivered.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    stop.abort();
-    await running;
+    const running = runLane(brokerAfterTakeover(Date.now() + 100), takesAll(delivered), systemClock);
+    await until(() => delivered.length === 2);
+    await running.stop();
     assert.deepEqual(delivered, ['21', '22']);
   });
 });
