@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { webhookQueues } from '../core/rabbit/topology.ts';
+import type { Clock } from '../core/retry.ts';
 import { BacklogSampler, rateMoved, refreshMs } from './backlog.ts';
 import type { BrokerSession } from './broker/session.ts';
 import { dispatcherMetrics } from './metrics.ts';
@@ -136,4 +137,58 @@ test('refreshMs: once a minute, or as slowly as four writes a second allow for a
   assert.equal(refreshMs(240), 60_000);
   assert.equal(refreshMs(241), 60_250);
   assert.equal(refreshMs(10_000), 2_500_000);
+});
+
+/** A sampler of `count` Unordered Webhooks whose queues each take `answerMs` to be counted. */
+function slowSampler(count: number, answerMs: number, intervalMs: number, clock?: Clock) {
+  let probes = 0;
+  let passes = 0;
+  const session = {
+    messageCount: async () => {
+      probes++;
+      await new Promise((resolve) => setTimeout(resolve, answerMs));
+      return 0;
+    },
+  } as unknown as BrokerSession;
+  const s = new BacklogSampler({
+    namespace: 'team',
+    source: 'orders',
+    session,
+    metrics: dispatcherMetrics(),
+    status: { backlog: () => undefined } as unknown as StatusWriter,
+    webhooks: () => {
+      passes++;
+      return Array.from({ length: count }, (_, i) => ({ name: `hook-${i}`, disabled: false, strict: false }));
+    },
+    intervalMs,
+    logger: pino({ level: 'silent' }),
+    ...(clock ? { clock } : {}),
+  });
+  return { s, probes: () => probes, passes: () => passes };
+}
+
+test('a pass that outlasts the interval has no others queue up behind it', async () => {
+  // Each pass takes some 100 ms (ten Webhooks, 10 ms a count); a tick comes every 10 ms.
+  const { s, passes } = slowSampler(10, 10, 10, { now: () => Date.now(), sleep: async () => {} });
+  s.start();
+  await new Promise((resolve) => setTimeout(resolve, 350));
+  await s.stop();
+  const started = passes();
+  assert.ok(started >= 1 && started <= 5, `${started} passes in 350 ms, and after stop()`);
+});
+
+test('a pass asks the broker about at most probesPerSecond queues a second', async () => {
+  let slept = 0;
+  const clock: Clock = {
+    now: () => 0,
+    sleep: (ms) => {
+      slept += ms;
+      return Promise.resolve();
+    },
+  };
+  const { s, probes } = slowSampler(50, 0, 15_000, clock);
+  await s.sample();
+  // 100 passive declares at 200 a second: the pass spends at least half a second.
+  assert.equal(probes(), 100);
+  assert.ok(slept >= 500, `waited ${slept} ms`);
 });

@@ -32,9 +32,19 @@ export interface BacklogDeps {
   /** The Kafka consumer's lag, when the source is a kafka one and its consumer runs. */
   kafkaLag?: () => Promise<PartitionLag[] | undefined>;
   intervalMs: number;
+  /** Queues asked about a second at most (PROBES_PER_SECOND unless given). */
+  probesPerSecond?: number;
   logger: Logger;
   clock?: Clock;
 }
+
+/**
+ * How many queues a pass asks the broker about a second, at most. Each is a passive declare,
+ * one at a time; unpaced, a pass over 10,000 Webhooks asked 20,000 of them back to back, took
+ * longer than the interval, and the broker answered nothing else as often. Paced, such a pass
+ * takes 100 s, and a Webhook's backlog is that old at worst.
+ */
+const PROBES_PER_SECOND = 200;
 
 /**
  * A backlog unchanged in numbers is written to the status again only after this long, or
@@ -79,6 +89,10 @@ export class BacklogSampler {
   readonly #heads = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #sampling: Promise<void> = Promise.resolve();
+  /** A pass is running: a tick meanwhile starts none (they would queue up behind it). */
+  #busy = false;
+  /** Ends the pacing waits of a pass at stop(). */
+  readonly #stopped = new AbortController();
 
   constructor(deps: BacklogDeps) {
     this.#d = deps;
@@ -87,13 +101,16 @@ export class BacklogSampler {
 
   start(): void {
     this.#timer = setInterval(() => {
-      this.#sampling = this.#sampling.then(() => this.sample());
+      if (this.#busy) return;
+      this.#busy = true;
+      this.#sampling = this.sample().finally(() => (this.#busy = false));
     }, this.#d.intervalMs);
     this.#timer.unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    this.#stopped.abort();
     await this.#sampling;
   }
 
@@ -113,18 +130,20 @@ export class BacklogSampler {
     const present = new Set<string>();
     const webhooks = this.#d.webhooks();
     const refreshAfterMs = refreshMs(webhooks.length);
+    const msPerProbe = 1000 / (this.#d.probesPerSecond ?? PROBES_PER_SECOND);
     for (const { name, disabled, strict } of webhooks) {
+      if (this.#stopped.signal.aborted) return;
       present.add(name);
       metrics.disabled.set({ namespace, webhook: name }, disabled ? 1 : 0);
       const queues = webhookQueues(namespace, name);
       // Only a Strict Webhook has a head queue: asking for a missing one costs the broker a channel.
-      const [main, dead, head] = await Promise.all(
-        [
-          queues.queue,
-          queues.deadLetterQueue,
-          ...(strict || this.#heads.has(name) ? [queues.headQueue] : []),
-        ].map((q) => session.messageCount(q)),
-      );
+      const asked = [
+        queues.queue,
+        queues.deadLetterQueue,
+        ...(strict || this.#heads.has(name) ? [queues.headQueue] : []),
+      ];
+      const [main, dead, head] = await Promise.all(asked.map((q) => session.messageCount(q)));
+      await this.#clock.sleep(asked.length * msPerProbe, this.#stopped.signal);
       if (head === undefined) this.#heads.delete(name);
       else this.#heads.add(name);
       if (main === undefined) continue; // not declared yet
