@@ -157,6 +157,18 @@ describe('StrictLane', () => {
     assert.deepEqual(delivered, ['1', '2']);
   });
 
+  it('starts over when the main queue cannot be consumed', async () => {
+    const delivered: string[] = [];
+    const broker = fakeQueues(
+      { [topology.queue]: ['1', '2'].map((n) => delivery(n)) },
+      { consumeRefusals: { [topology.queue]: 1 } },
+    );
+    const running = runLane(broker.session, takesAll(delivered));
+    await until(() => delivered.length === 2);
+    await running.stop();
+    assert.deepEqual(delivered, ['1', '2']);
+  });
+
   it('keeps a head event due after the consumer timeout when the broker refuses to take it back', async () => {
     const delivered: string[] = [];
     const clock = instantClock();

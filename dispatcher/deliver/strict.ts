@@ -172,15 +172,19 @@ export class StrictLane {
     this.#mainPaused = false;
     const tap = new Tap();
     this.#main = tap;
-    const consumer = await this.#d.session.consume(
-      this.#d.config.topology.queue,
-      { prefetch: 1, key },
-      (d) => {
+    let consumer: Consumer;
+    try {
+      consumer = await this.#d.session.consume(this.#d.config.topology.queue, { prefetch: 1, key }, (d) => {
         void this.#serially(async () => {
           if (this.#holding && tap.open) await this.#onMain(d);
         });
-      },
-    );
+      });
+    } catch (error) {
+      // Nothing else would try again: the round starts over.
+      if (this.#main === tap) this.#main = undefined;
+      this.#mainLost?.();
+      throw error;
+    }
     // The lane lets a consumer go before it closes it; one closed while still open here was
     // closed by the broker (a channel error, the queue deleted) and consumes no more.
     void consumer.closed.then(() => {
