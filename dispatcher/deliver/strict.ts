@@ -59,8 +59,6 @@ export class StrictLane {
   #mainLost: (() => void) | undefined;
   /** An event from the head queue is in hand (waiting until due, or being delivered): later events wait. */
   #headHeld = false;
-  /** The main queue's consumer was cancelled: for a retry or a head event. */
-  #mainPaused = false;
   /**
    * Between taking the lock with the head consumer and the moment either is lost: only then
    * is an event handled or the main queue consumed. Once the lock is lost another replica may
@@ -169,7 +167,6 @@ export class StrictLane {
   async #resumeMain(): Promise<void> {
     if (!this.#running || !this.#holding || this.#main || this.#headHeld || this.#d.disabled()) return;
     const key = this.#d.config.name;
-    this.#mainPaused = false;
     const tap = new Tap();
     this.#main = tap;
     let consumer: Consumer;
@@ -214,14 +211,12 @@ export class StrictLane {
    */
   async #onMain(delivery: Delivery): Promise<void> {
     const outcome = await this.#d.handle(delivery);
-    if (outcome !== 'retry' && this.#mainPaused && !this.#headHeld) await this.#reopenMain();
+    if (outcome !== 'retry' && this.#main?.cancelled && !this.#headHeld) await this.#reopenMain();
   }
 
   /** Stop taking events from the main queue; the one in hand can still be acknowledged. */
   async #pauseMain(): Promise<void> {
-    if (!this.#main) return;
-    this.#mainPaused = true;
-    await this.#main.cancel();
+    await this.#main?.cancel();
   }
 
   /** The head event, when it is due; held (and renewed before the consumer timeout) until then. */
@@ -280,6 +275,11 @@ class Tap {
 
   get open(): boolean {
     return this.#open;
+  }
+
+  /** Cancelled by the lane (for a retry or a head event): it hands out nothing more. */
+  get cancelled(): boolean {
+    return this.#cancelled;
   }
 
   /** The consumer once `consume` returned; closed if the lane let it go meanwhile. */
