@@ -53,7 +53,7 @@ const topology = {
 /** A lane of the Webhook `hook` over `session`, running until `stop()`. */
 function runLane(
   session: BrokerSession,
-  handle: (d: Delivery) => Promise<Handled>,
+  handle: (d: Delivery, released: AbortSignal) => Promise<Handled>,
   clock: Clock = instantClock(),
 ) {
   const stopped = new AbortController();
@@ -139,6 +139,28 @@ describe('StrictLane', () => {
       'consumed while another replica held the lock',
     );
     assert.equal(broker.waiting(topology.queue), 2, 'both events wait in the queue for the lock’s holder');
+  });
+
+  it('tells an event still waiting to be delivered that the lock is lost', async () => {
+    // As the worker does with an open circuit: the next event waits for the probe, until
+    // the lane lets go of its lock; then it goes back to the queue, undelivered.
+    const broker = fakeQueues({ [topology.queue]: [delivery('1')] }, { locks: 1 });
+    let handed = 0;
+    let released: AbortSignal | undefined;
+    const running = runLane(broker.session, async (d, signal) => {
+      handed++;
+      released = signal;
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      d.nack(true);
+      return 'skipped';
+    });
+    await until(() => handed === 1);
+    broker.loseLock();
+    await until(() => released?.aborted === true, 500);
+    await running.stop();
+    assert.equal(released?.aborted, true, 'the wait was not told the lock was lost');
+    assert.equal(broker.waiting(topology.queue), 1, 'the event waits in the queue for the lock’s holder');
+    assert.equal(handed, 1);
   });
 
   it('consumes the main queue again when the broker closes its consumer', async () => {

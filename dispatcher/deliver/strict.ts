@@ -42,8 +42,12 @@ export interface StrictDeps {
   stopped: AbortSignal;
   /** True once the worker disabled its Webhook: the main queue is not consumed any more. */
   disabled: () => boolean;
-  /** The worker's handling of one event, the same in both orderings. */
-  handle: (delivery: Delivery) => Promise<Handled>;
+  /**
+   * The worker's handling of one event, the same in both orderings. `released` aborts when
+   * the lane lets go of its lock: an event still waiting (for a circuit's probe) then goes
+   * back to the queue instead of being delivered out of turn.
+   */
+  handle: (delivery: Delivery, released: AbortSignal) => Promise<Handled>;
 }
 
 export class StrictLane {
@@ -65,6 +69,8 @@ export class StrictLane {
    * deliver, and what this one has in hand goes back to the queues with its channels.
    */
   #holding = false;
+  /** Aborts as the lane lets go of the lock it holds (see StrictDeps.handle). */
+  #released = new AbortController();
 
   constructor(deps: StrictDeps) {
     this.#d = deps;
@@ -93,6 +99,7 @@ export class StrictLane {
         lock = await session.lock(lockQueue, this.#d.config.name);
         if (!lock) throw new ExclusiveConsumerTaken(`${lockQueue} is held by another connection`);
         this.#holding = true;
+        this.#released = new AbortController();
         // Exclusive as well: on a classic head queue, a replica of an earlier version that
         // still holds it keeps this one out.
         const headTap = new Tap();
@@ -127,6 +134,7 @@ export class StrictLane {
         await this.#standby.wait(stopped);
       } finally {
         this.#holding = false;
+        this.#released.abort();
         this.#headWait?.abort();
         this.#mainLost = undefined;
         this.#headHeld = false;
@@ -210,7 +218,7 @@ export class StrictLane {
    * retry, and nothing would come to the head queue to resume it.
    */
   async #onMain(delivery: Delivery): Promise<void> {
-    const outcome = await this.#d.handle(delivery);
+    const outcome = await this.#d.handle(delivery, this.#released.signal);
     if (outcome !== 'retry' && this.#main?.cancelled && !this.#headHeld) await this.#reopenMain();
   }
 
@@ -252,7 +260,7 @@ export class StrictLane {
   }
 
   async #deliverHead(delivery: Delivery): Promise<void> {
-    const outcome = await this.#d.handle(delivery);
+    const outcome = await this.#d.handle(delivery, this.#released.signal);
     // Later events may go once the head event is done with. After a retry it is back in
     // the head queue; when it was given back (broker trouble, disabled) it comes again.
     if (outcome === 'delivered' || outcome === 'failed' || outcome === 'filtered') {

@@ -106,7 +106,7 @@ export class HookWorker {
         clock: this.#clock,
         stopped: this.#stop.signal,
         disabled: () => this.#disabled,
-        handle: (delivery) => this.#handle(delivery),
+        handle: (delivery, released) => this.#handle(delivery, false, released),
       });
       this.#loop = this.#strict.run();
     } else {
@@ -142,7 +142,8 @@ export class HookWorker {
     await this.#clock.sleep(timeoutMs, idle.signal);
   }
 
-  async #handle(delivery: Delivery, probe = false): Promise<Handled> {
+  /** `released`: Strict, aborts when the lane lets go of its lock (see StrictDeps.handle). */
+  async #handle(delivery: Delivery, probe = false, released?: AbortSignal): Promise<Handled> {
     this.#inFlight++;
     this.#outcomes.inFlight(1);
     try {
@@ -152,9 +153,11 @@ export class HookWorker {
       }
       if (this.#circuit?.open && !probe) {
         // Unordered: the consumer is stopping; the event waits in the queue for the probe.
-        // Strict: this is the next event in order; it waits here and becomes the next probe.
-        const mayProbe = this.#strict !== undefined && (await this.#circuit.untilProbe(this.#stop.signal));
-        if (!mayProbe && (this.#circuit.open || this.#stop.signal.aborted)) {
+        // Strict: this is the next event in order; it waits here and becomes the next probe,
+        // unless the lane lets go of its lock meanwhile (another replica's turn).
+        const waits = released ? AbortSignal.any([this.#stop.signal, released]) : this.#stop.signal;
+        const mayProbe = this.#strict !== undefined && (await this.#circuit.untilProbe(waits));
+        if (!mayProbe && (this.#circuit.open || waits.aborted)) {
           delivery.nack(true);
           return 'skipped';
         }
