@@ -36,6 +36,7 @@ import { installCrds } from '../test/fixtures/crds.ts';
 import { dispatcherDeployment, startDispatcher } from '../test/fixtures/dispatcher.ts';
 import type { OperatorProcess } from '../test/fixtures/operator.ts';
 import type { RunningProcess } from '../test/fixtures/process.ts';
+import { treeCpuMs } from './cpu.ts';
 import { memoryLimit, quantityBytes, type MemoryLimit } from './memory-limit.ts';
 import {
   deleteAllWebhooks,
@@ -195,8 +196,39 @@ interface Round {
   dispatcherMemoryLimit: { limitMiB: number; cgroupPeakMiB: number; oomKills: number } | 'none';
   broker: { before: Broker; atReady: Broker; peakMemoryMiB: number; afterDeletion: Broker };
   delivery: { hot: number; events: number; delivered: number; deliveredPerSecond: number; warmUpMs: number };
+  /**
+   * CPU seconds each process spent from the start of the apply until all were Ready: on a
+   * machine whose cores they share, where the time went. `bench` is this process and its
+   * kubectl appliers.
+   */
+  cpuSecondsToReady: CpuSplit;
   deletedAllMs: number;
   loadAverage: { before: number; after: number };
+}
+
+type CpuSplit = Record<'apiServer' | 'etcd' | 'rabbitmq' | 'operator' | 'dispatcher' | 'bench', number>;
+
+/** CPU ms used so far by each part of the run (see Round.cpuSecondsToReady). */
+function cpuNow(operator: OperatorProcess, dispatcher: RunningProcess): CpuSplit {
+  const { kubePids, rabbitmq } = testEnv();
+  const operatorMs = treeCpuMs(operator.child.pid!);
+  const dispatcherMs = treeCpuMs(dispatcher.child.pid!);
+  return {
+    apiServer: treeCpuMs(kubePids.apiServer),
+    etcd: treeCpuMs(kubePids.etcd),
+    rabbitmq: treeCpuMs(rabbitmq.serverPid),
+    operator: operatorMs,
+    dispatcher: dispatcherMs,
+    bench: treeCpuMs(process.pid) - operatorMs - dispatcherMs,
+  };
+}
+
+/** Seconds of CPU each part spent between two readings. */
+function cpuSpent(from: CpuSplit, to: CpuSplit): CpuSplit {
+  const spent = { ...to };
+  for (const key of Object.keys(spent) as (keyof CpuSplit)[])
+    spent[key] = Number(((to[key] - from[key]) / 1000).toFixed(1));
+  return spent;
 }
 
 async function deliver(exchange: string): Promise<Round['delivery']> {
@@ -291,14 +323,16 @@ async function measureWith(
   at: { loadBefore: number; before: Broker; cgroup: MemoryLimit | undefined },
 ): Promise<Round> {
   const { result, peakMiB } = await withBrokerPeak(async () => {
+    const cpuBefore = cpuNow(operator, dispatcher);
     const began = performance.now();
     await applyWebhooks(namespace);
     const appliedMs = performance.now() - began;
     const ready = await waitForReadyWebhooks(namespace, WEBHOOKS, began);
     const readyMs = performance.now() - began;
-    return { appliedMs, ready, readyMs, atReady: await broker(namespace) };
+    const cpu = cpuSpent(cpuBefore, cpuNow(operator, dispatcher));
+    return { appliedMs, ready, readyMs, cpu, atReady: await broker(namespace) };
   });
-  const { appliedMs, ready, readyMs, atReady } = result;
+  const { appliedMs, ready, readyMs, cpu, atReady } = result;
   const dispatcherPeakRssAtReadyMiB = peakRssMiB(dispatcher.child.pid!);
   if (process.env.BENCH_HEAP) await heapSnapshot(dispatcher.child.pid!);
   console.log(
@@ -335,6 +369,7 @@ async function measureWith(
     dispatcherMemoryLimit: dispatcherLimit ?? 'none',
     broker: { before: at.before, atReady, peakMemoryMiB: peakMiB, afterDeletion },
     delivery,
+    cpuSecondsToReady: cpu,
     deletedAllMs: Math.round(deletedAllMs),
     loadAverage: { before: at.loadBefore, after: os.loadavg()[0]! },
   };
@@ -397,6 +432,13 @@ function summary(r: Round): string {
       `${r.delivery.events} events to ${r.delivery.hot} Webhooks`,
       `${r.delivery.deliveredPerSecond} delivered/s (${r.delivery.delivered} delivered)`,
       '',
+    ],
+    [
+      'CPU until all Ready',
+      Object.entries(r.cpuSecondsToReady)
+        .map(([part, seconds]) => `${part} ${seconds} s`)
+        .join(', '),
+      `${os.cpus().length} cores × ${s(r.timeToAllReadyMs)}`,
     ],
     ['all deleted', s(r.deletedAllMs), ''],
     [

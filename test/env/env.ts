@@ -22,6 +22,8 @@ export interface EnvState {
 export interface EnvInfo {
   kubeconfig: string;
   apiServer: string;
+  /** The control plane's processes, for benchmarks that count their CPU time. */
+  kubePids: { apiServer: number; etcd: number };
   kubectl: string;
   helm: string;
   /** serverPid: the node's process, for benchmarks that count its CPU time. */
@@ -83,6 +85,7 @@ export function envInfo(state: EnvState, config: EnvConfig = envConfig()): EnvIn
   return {
     kubeconfig: kube.kubeconfig,
     apiServer: kube.server,
+    kubePids: { apiServer: kube.apiServerPid, etcd: kube.etcdPid },
     kubectl: binaries.kubectl,
     helm: binaries.helm,
     rabbitmq: {
