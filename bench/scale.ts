@@ -4,7 +4,8 @@
 // and, once Ready, deliveries per second of 10,000 events spread over 1,000 of the Webhooks
 // to a local receiver; then how long deleting them all takes.
 // Baseline from the same run, as in bench/reconcile: the time the API server takes to accept
-// the same N Webhooks (kubectl apply), the floor any operator starts from.
+// the same N Webhooks (kubectl apply), the floor any operator starts from. Also, before it,
+// the same apply with nothing of Hookline running, the API server's own floor on the machine.
 // Targets: all Ready in under 2 minutes; operator peak RSS under 300 MiB; dispatcher peak RSS
 // under 500 MiB; the broker's queues for the source ≤ 2 × Webhooks + a constant.
 //
@@ -123,6 +124,27 @@ function webhooksManifest(from: number, to: number): string {
     .join('\n---\n');
 }
 
+/**
+ * The same apply into a namespace that no operator or dispatcher follows: what the API
+ * server and etcd take alone on this machine, with the CPU they spent; the Webhooks are
+ * deleted again (none has a finalizer there).
+ */
+async function applyAlone(): Promise<Round['apiServerAlone']> {
+  const namespace = await freshNamespace('bench-scale-alone');
+  const { kubePids } = testEnv();
+  const cpu = () => treeCpuMs(kubePids.apiServer) + treeCpuMs(kubePids.etcd);
+  const cpuBefore = cpu();
+  const began = performance.now();
+  await applyWebhooks(namespace);
+  const acceptsAllMs = Math.round(performance.now() - began);
+  const cpuSeconds = Number(((cpu() - cpuBefore) / 1000).toFixed(1));
+  await deleteAllWebhooks(namespace);
+  console.log(
+    `  API server alone accepts them in ${(acceptsAllMs / 1000).toFixed(1)} s (API server and etcd: ${cpuSeconds} s of CPU)`,
+  );
+  return { acceptsAllMs, cpuSeconds };
+}
+
 /** Applies all the Webhooks, each of the APPLIERS kubectl processes its share of them. */
 async function applyWebhooks(namespace: string): Promise<void> {
   const share = Math.ceil(WEBHOOKS / APPLIERS);
@@ -188,6 +210,11 @@ interface Round {
   ready: number;
   timeToAllReadyMs: number;
   apiServerAcceptsAllMs: number;
+  /**
+   * The same apply with nothing of Hookline running (into a namespace no operator follows):
+   * the API server's and etcd's own floor on this machine, and their CPU seconds for it.
+   */
+  apiServerAlone: { acceptsAllMs: number; cpuSeconds: number };
   perWebhookBeyondBaselineMs: number;
   operatorPeakRssMiB: number;
   dispatcherPeakRssAtReadyMiB: number;
@@ -266,6 +293,7 @@ async function deliver(exchange: string): Promise<Round['delivery']> {
 }
 
 async function round(): Promise<Round> {
+  const apiServerAlone = await applyAlone();
   const namespace = await freshNamespace('bench-scale');
   const exchange = `bench.${namespace}`;
   const operator = await startBenchOperator(namespace);
@@ -274,14 +302,18 @@ async function round(): Promise<Round> {
       namespace,
       rabbitSourceManifests('bench', testEnv().rabbitmq.amqpUrl, exchange, '', QUEUE_TYPE),
     );
-    return await measure(namespace, exchange, operator);
+    return { ...(await measure(namespace, exchange, operator)), apiServerAlone };
   } finally {
     await operator.stop();
   }
 }
 
 /** One round with the operator running and the source applied. */
-async function measure(namespace: string, exchange: string, operator: OperatorProcess): Promise<Round> {
+async function measure(
+  namespace: string,
+  exchange: string,
+  operator: OperatorProcess,
+): Promise<Omit<Round, 'apiServerAlone'>> {
   const loadBefore = os.loadavg()[0]!;
   const before = await broker(namespace);
   // The dispatcher logs at info: the fixture waits for its start-up lines.
@@ -321,7 +353,7 @@ async function measureWith(
   operator: OperatorProcess,
   dispatcher: RunningProcess,
   at: { loadBefore: number; before: Broker; cgroup: MemoryLimit | undefined },
-): Promise<Round> {
+): Promise<Omit<Round, 'apiServerAlone'>> {
   const { result, peakMiB } = await withBrokerPeak(async () => {
     const cpuBefore = cpuNow(operator, dispatcher);
     const began = performance.now();
@@ -356,7 +388,7 @@ async function measureWith(
   // Webhook's queues, the dispatcher sees its consumers cancelled.
   const deletedAllMs = await deleteAllWebhooks(namespace);
   const afterDeletion = await broker(namespace);
-  const figures: Round = {
+  const figures: Omit<Round, 'apiServerAlone'> = {
     webhooks: WEBHOOKS,
     allReady: ready === WEBHOOKS,
     ready,
@@ -405,6 +437,11 @@ function summary(r: Round): string {
     ],
     ['  baseline: API server accepts them', s(r.apiServerAcceptsAllMs), `${APPLIERS} × kubectl apply`],
     ['  per Webhook beyond the baseline', `${r.perWebhookBeyondBaselineMs} ms`, ''],
+    [
+      '  API server alone accepts them',
+      s(r.apiServerAlone.acceptsAllMs),
+      `nothing of Hookline running; API server and etcd: ${r.apiServerAlone.cpuSeconds} s of CPU`,
+    ],
     [
       'operator peak RSS',
       `${r.operatorPeakRssMiB} MiB`,
