@@ -8,6 +8,7 @@
 // time the endpoint, RabbitMQ and the load generator spent per 1,000 accepted posts.
 //
 //   npm run bench:ingest-http [-- --seconds 10 --rounds 3 --concurrency 16,128]
+//   BENCH_PROFILE=1 writes both endpoints' CPU profiles to /tmp/hookline-bench-profiles.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +24,7 @@ import { startOperator } from '../test/fixtures/operator.ts';
 import { startProcess } from '../test/fixtures/process.ts';
 import { treeCpuMs } from './cpu.ts';
 import { anchorEvent } from './events.ts';
+import { PROFILE_DIR } from './webhooks.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,7 +50,11 @@ const operator = startOperator({ namespace, env: { HOOKLINE_LOG_LEVEL: 'warn' } 
 await apply(namespace, httpSourceManifests(source, TOKEN));
 await waitForSourceInPlace(namespace, source, 60_000);
 // The dispatcher reads its source once; the operator would only compete for the CPU.
-const dispatcher = await startDispatcher(namespace, source);
+// BENCH_PROFILE=1: both endpoints write a CPU profile at exit, for bench/profile-summary.
+const profiling = process.env.BENCH_PROFILE
+  ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` }
+  : undefined;
+const dispatcher = await startDispatcher(namespace, source, profiling);
 const hooklinePort = Number(dispatcher.logs.find((l) => l.msg === 'Dispatcher listening')?.port);
 await operator.stop();
 
@@ -68,7 +74,7 @@ for (const [which, queue] of Object.entries(queues)) {
 const baseline = startProcess(
   'baseline-ingest-http',
   [path.join(import.meta.dirname, 'baseline-ingest-http.ts'), amqpUrl, baselineExchange],
-  process.env,
+  { ...process.env, ...profiling },
 );
 const baselinePort = Number(
   (await baseline.waitForLog('start', (l) => l.msg === 'Baseline started', 30_000)).port,
