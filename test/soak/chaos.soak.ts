@@ -19,7 +19,7 @@
 // killed. The shortfall found is printed.
 //
 // Short form (`npm run soak`): at least 5,000 events and each fault once, some 6 minutes
-// after the clusters are up. Long form, by hand:
+// after the clusters are up. The faults are spread over the time the producers take. Long form, by hand:
 //   HOOKLINE_SOAK_EVENTS=100000 HOOKLINE_SOAK_FAULTS=20 npm run soak
 // HOOKLINE_CLUSTER_PORT_BASE and HOOKLINE_CLUSTER_DIR put its clusters apart from others'.
 import assert from 'node:assert/strict';
@@ -63,6 +63,11 @@ const STRICT_EVERY = 4;
 const FAIL_ONE_IN = 10;
 /** Between two events of one type: 100 types, so some 100 events a second at most in all. */
 const PACE_MS = 1000;
+/**
+ * Between two faults: the producers' time at full pace split evenly, so that faults fall all
+ * along the stream (in the long form, 100,000 events take some 1,000 s), and 5 s at least.
+ */
+const FAULT_GAP_MS = Math.max(5000, (Math.ceil(EVENTS / WEBHOOKS) * PACE_MS) / (FAULTS + 1));
 const TOKEN = 'soak-ingest-token-77c1d2';
 const TOPIC = 'soak-events';
 /**
@@ -385,7 +390,7 @@ describe('chaos soak', () => {
   async function dealFaults(): Promise<{ kind: string; what: string; at: number }[]> {
     const dealt: { kind: string; what: string; at: number }[] = [];
     for (let i = 0; i < FAULTS; i++) {
-      await sleep(5000);
+      await sleep(FAULT_GAP_MS);
       const at = Date.now();
       const round = Math.floor(i / 4);
       switch (i % 4) {
