@@ -34,7 +34,7 @@ for (const type of QUEUE_TYPES)
   if (type !== 'classic' && type !== 'quorum')
     throw new Error(`--queue-types: "${type}" is not classic or quorum`);
 
-/** The sampler's pace (dispatcher/backlog.ts). */
+/** Probes a second in the sampler step (a dispatcher asks at most half as many: dispatcher/backlog.ts). */
 const PROBES_PER_SECOND = 200;
 /** Declares and binds go out on this many channels at once, as the operator's admin spreads them. */
 const CHANNELS = 8;

@@ -3,13 +3,16 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { webhookQueues } from '../core/rabbit/topology.ts';
 import type { Clock } from '../core/retry.ts';
-import { BacklogSampler, rateMoved, refreshMs } from './backlog.ts';
+import { BacklogSampler, rateMoved, refreshMs, type ObservedWebhook } from './backlog.ts';
 import type { BrokerSession } from './broker/session.ts';
 import { dispatcherMetrics } from './metrics.ts';
 import type { BacklogStatus } from './status/delta.ts';
 import type { StatusWriter } from './status/writer.ts';
 
-function sampler(counts: Map<string, number>, hook = { name: 'hook', disabled: false, strict: false }) {
+function sampler(
+  counts: Map<string, number>,
+  hook: ObservedWebhook = { name: 'hook', disabled: false, strict: false },
+) {
   const asked: string[] = [];
   const metrics = dispatcherMetrics();
   const written: BacklogStatus[] = [];
@@ -191,4 +194,44 @@ test('a pass asks the broker about at most probesPerSecond queues a second', asy
   // 100 passive declares at 200 a second: the pass spends at least half a second.
   assert.equal(probes(), 100);
   assert.ok(slept >= 500, `waited ${slept} ms`);
+});
+
+test('asks nothing about a queue this replica consumes with room to spare, until it has none', async () => {
+  const queues = new Map([
+    [names.queue, 7],
+    [names.deadLetterQueue, 2],
+  ]);
+  let drains = true;
+  const { written, tick, asked } = sampler(queues, {
+    name: 'hook',
+    disabled: false,
+    strict: false,
+    drainsQueue: () => drains,
+  });
+  await tick(0);
+  assert.deepEqual(asked, [names.deadLetterQueue], 'only the dead-letter queue is asked about');
+  assert.equal(written[0]!.waiting, 0, 'a queue consumed with room to spare has nothing ready');
+  assert.equal(written[0]!.deadLettered, 2);
+
+  drains = false; // its consumer is full, stopped or gone: the queue is asked about again
+  await tick(15_000);
+  assert.deepEqual(asked.slice(1), [names.queue, names.deadLetterQueue]);
+  assert.equal(written.at(-1)!.waiting, 7);
+});
+
+test('asks about the main queue of a Webhook with a head queue, however it is consumed', async () => {
+  const queues = new Map([
+    [names.queue, 3],
+    [names.deadLetterQueue, 0],
+    [names.headQueue, 1],
+  ]);
+  const { written, tick, asked } = sampler(queues, {
+    name: 'hook',
+    disabled: false,
+    strict: true,
+    drainsQueue: () => true,
+  });
+  await tick(0);
+  assert.deepEqual(asked, [names.queue, names.deadLetterQueue, names.headQueue]);
+  assert.equal(written[0]!.waiting, 4);
 });

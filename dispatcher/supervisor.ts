@@ -135,7 +135,10 @@ export class Supervisor {
   /** The After Webhooks of this source, disabled ones included, for the backlog sampler. */
   observedWebhooks(): ObservedWebhook[] {
     const { namespace, source } = this.#o;
-    return observedWebhooks(this.#webhooks.list(), source, { namespace, policies: this.#policies });
+    const observed = observedWebhooks(this.#webhooks.list(), source, { namespace, policies: this.#policies });
+    for (const webhook of observed)
+      webhook.drainsQueue = () => this.#running.get(webhook.name)?.worker.drainsQueue === true;
+    return observed;
   }
 
   /** The EventSource's spec as last seen, once it is valid. */

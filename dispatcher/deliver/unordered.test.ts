@@ -54,4 +54,35 @@ describe('UnorderedLane', () => {
     await running;
     assert.deepEqual(delivered, ['1', '2']);
   });
+
+  it('says it consumes only while its consumer takes events: not while probing, nor once closed', async () => {
+    const stop = new AbortController();
+    const broker = fakeQueues({ [queue]: [] });
+    const { circuit, close } = openCircuit();
+    const lane = new UnorderedLane({
+      config: { name: 'hook', topology: { queue }, policy: { concurrency: 4 } } as unknown as HookConfig,
+      session: broker.session,
+      logger: pino({ level: 'silent' }),
+      clock: instantClock(),
+      stopped: stop.signal,
+      circuit,
+      handle: (d) => {
+        close();
+        d.ack();
+        return Promise.resolve('delivered');
+      },
+      drained: () => Promise.resolve(),
+    });
+    const running = lane.run();
+    await until(() => false, 50);
+    assert.equal(lane.consuming, false, 'a probe’s consumer takes one event, not the queue’s');
+    broker.push(queue, '1'); // the probe succeeds: the circuit closes, the consumer opens
+    await until(() => lane.consuming, 3000);
+    assert.equal(lane.consuming, true);
+    broker.drop(queue); // the broker closes it
+    await until(() => !lane.consuming, 3000);
+    stop.abort();
+    await running;
+    assert.equal(lane.consuming, false);
+  });
 });

@@ -31,9 +31,16 @@ export interface UnorderedDeps {
 
 export class UnorderedLane {
   readonly #d: UnorderedDeps;
+  /** The queue's consumer while it takes events (not while it stops, nor a probe's). */
+  #consumer: Consumer | undefined;
 
   constructor(deps: UnorderedDeps) {
     this.#d = deps;
+  }
+
+  /** Whether a consumer takes the queue's events now: the broker hands it each ready one it has room for. */
+  get consuming(): boolean {
+    return this.#consumer !== undefined;
   }
 
   async run(): Promise<void> {
@@ -52,9 +59,11 @@ export class UnorderedLane {
           (d) => void this.#d.handle(d),
         );
         retry.succeeded();
+        this.#consumer = consumer;
         // An opening circuit stops the consumer too: the events wait in the queue.
         const until = circuit ? AbortSignal.any([stopped, circuit.opened]) : stopped;
         await unlessAborted(consumer.closed, until);
+        this.#consumer = undefined;
         await this.#release(consumer);
       } catch (error) {
         this.#d.logger.warn({ err: errorMessage(error) }, 'Cannot consume the queue; retrying');

@@ -59,6 +59,7 @@ export class HookWorker {
   #stop = new AbortController();
   #loop: Promise<void> | undefined;
   #strict: StrictLane | undefined;
+  #unordered: UnorderedLane | undefined;
   #inFlight = 0;
   #idle: (() => void)[] = [];
   #disabled = false;
@@ -110,7 +111,7 @@ export class HookWorker {
       });
       this.#loop = this.#strict.run();
     } else {
-      this.#loop = new UnorderedLane({
+      this.#unordered = new UnorderedLane({
         config: this.#config,
         session: this.#d.session,
         logger: this.#d.logger,
@@ -119,8 +120,23 @@ export class HookWorker {
         circuit: this.#circuit,
         handle: (delivery, probe) => this.#handle(delivery, probe),
         drained: (timeoutMs) => this.#drained(timeoutMs),
-      }).run();
+      });
+      this.#loop = this.#unordered.run();
     }
+  }
+
+  /**
+   * Unordered: its consumer takes events and holds fewer than its prefetch, so the broker has
+   * none ready in the Webhook's queue (it would have handed them over). The backlog sampler
+   * need not ask.
+   */
+  get drainsQueue(): boolean {
+    return (
+      this.#running &&
+      this.#unordered?.consuming === true &&
+      this.#inFlight < this.#config.policy.concurrency &&
+      this.#circuit?.open !== true
+    );
   }
 
   /** Stops taking messages, lets those in hand finish, then closes its channels. */
