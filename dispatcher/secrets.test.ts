@@ -6,11 +6,12 @@ import { SecretReader } from './secrets.ts';
 
 /** An API server with `count` Secrets, counting reads and how many wait on it at once. */
 function secretsServer(count: number) {
-  const calls = { reads: 0, inFlight: 0, most: 0 };
+  const calls = { reads: 0, inFlight: 0, most: 0, fromCache: 0 };
   let version = 1;
   const client = {
-    find: async (path: string) => {
+    find: async (path: string, query?: Record<string, string>) => {
       calls.reads++;
+      if (query?.resourceVersion === '0') calls.fromCache++;
       calls.inFlight++;
       calls.most = Math.max(calls.most, calls.inFlight);
       await new Promise((resolve) => setImmediate(resolve));
@@ -33,11 +34,13 @@ describe('SecretReader', () => {
       rereadsPerSecond: 10_000,
     });
     for (let i = 0; i < 20; i++) assert.equal(await reader.entry(`s-${i}`, 'key', 'f'), `s-${i}@1`);
+    assert.equal(server.calls.fromCache, 0, 'a first read goes to etcd');
     server.calls.reads = 0;
     server.rotate();
     const passes = [reader.refresh(), reader.refresh(), reader.refresh()];
     assert.deepEqual(await Promise.all(passes), [true, true, true]);
     assert.equal(server.calls.reads, 20, 'one pass, not three');
+    assert.equal(server.calls.fromCache, 20, 'a re-read asks for the watch cache’s version');
     assert.equal(server.calls.most, 1);
     assert.equal(reader.cachedEntry('s-7', 'key'), 's-7@2');
     assert.equal(await reader.refresh(), false, 'a later pass: nothing changed');

@@ -59,7 +59,7 @@ export interface WatchEvent<T> {
 export interface KubeClient {
   get<T>(path: string, query?: Record<string, string>): Promise<T>;
   /** GET that answers undefined on 404. */
-  find<T>(path: string): Promise<T | undefined>;
+  find<T>(path: string, query?: Record<string, string>): Promise<T | undefined>;
   create<T>(path: string, body: unknown): Promise<T>;
   put<T>(path: string, body: unknown): Promise<T>;
   /** Server-side apply with this client's field manager. */
@@ -157,9 +157,9 @@ export function kubeClient(config: KubeAccess, options: Options): KubeClient {
   return {
     fieldManager: options.fieldManager,
     get: (path, query) => call('GET', path, { query }),
-    async find<T>(path: string) {
+    async find<T>(path: string, query?: Record<string, string>) {
       try {
-        return await call<T>('GET', path);
+        return await call<T>('GET', path, { query });
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw error;

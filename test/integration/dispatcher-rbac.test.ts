@@ -12,9 +12,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
 import { parse } from 'yaml';
 import { KubeApiError, kubeClient, resourcePath, type KubeClient } from '../../core/kube/client.ts';
 import { loadKubeAccess } from '../../core/kube/config.ts';
+import { SecretReader } from '../../dispatcher/secrets.ts';
 import { freshNamespace, kubectl, testEnv } from '../env/handles.ts';
 import { publishEvents } from '../fixtures/broker.ts';
 import {
@@ -443,5 +445,28 @@ spec:
       0,
       JSON.stringify(dispatcher.logs.filter((l) => l.level >= 40)),
     );
+  });
+
+  it('re-reads a rotated Secret with that token, as the API server’s watch cache has it', async () => {
+    const reader = new SecretReader(asDispatcher, a, pino({ level: 'silent' }), { rereadsPerSecond: 1000 });
+    assert.equal(await reader.entry('partner', 'apiKey', 'spec.auth'), API_KEY);
+    const rotated = `partner-key-${crypto.randomBytes(8).toString('hex')}`;
+    await testClient().mergePatch(secretPath(a, 'partner'), { stringData: { apiKey: rotated } });
+    let changed = false;
+    try {
+      // A re-read asks for resourceVersion 0: allowed by the Role's `get`, answered from the
+      // cache, which has the new value once the watch brought it.
+      await eventually(
+        'the rotated key, re-read',
+        async () => {
+          changed = (await reader.refresh()) || changed;
+          return reader.cachedEntry('partner', 'apiKey') === rotated;
+        },
+        { timeoutMs: 10_000 },
+      );
+      assert.equal(changed, true, 'the re-read says the Secret changed');
+    } finally {
+      await testClient().mergePatch(secretPath(a, 'partner'), { stringData: { apiKey: API_KEY } });
+    }
   });
 });
