@@ -196,18 +196,24 @@ test('a pass asks the broker about at most probesPerSecond queues a second', asy
   assert.ok(slept >= 500, `waited ${slept} ms`);
 });
 
+/** The Webhook `hook`, Strict or not, whose queue this replica drains while `drains()` says so. */
+const drained = (strict: boolean, drains: () => boolean): ObservedWebhook => ({
+  name: 'hook',
+  disabled: false,
+  strict,
+  drainsQueue: drains,
+});
+
 test('asks nothing about a queue this replica consumes with room to spare, until it has none', async () => {
   const queues = new Map([
     [names.queue, 7],
     [names.deadLetterQueue, 2],
   ]);
   let drains = true;
-  const { written, tick, asked } = sampler(queues, {
-    name: 'hook',
-    disabled: false,
-    strict: false,
-    drainsQueue: () => drains,
-  });
+  const { written, tick, asked } = sampler(
+    queues,
+    drained(false, () => drains),
+  );
   await tick(0);
   assert.deepEqual(asked, [names.deadLetterQueue], 'only the dead-letter queue is asked about');
   assert.equal(written[0]!.waiting, 0, 'a queue consumed with room to spare has nothing ready');
@@ -225,12 +231,10 @@ test('asks about the main queue of a Webhook with a head queue, however it is co
     [names.deadLetterQueue, 0],
     [names.headQueue, 1],
   ]);
-  const { written, tick, asked } = sampler(queues, {
-    name: 'hook',
-    disabled: false,
-    strict: true,
-    drainsQueue: () => true,
-  });
+  const { written, tick, asked } = sampler(
+    queues,
+    drained(true, () => true),
+  );
   await tick(0);
   assert.deepEqual(asked, [names.queue, names.deadLetterQueue, names.headQueue]);
   assert.equal(written[0]!.waiting, 4);
