@@ -51,7 +51,7 @@ function probingLane() {
     lane,
     broker,
     delivered,
-    async stop() {
+    stop: async () => {
       stop.abort();
       await running;
     },
