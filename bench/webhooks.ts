@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { pino } from 'pino';
 import type { WebhookStatus } from '../core/api/v1alpha1/webhook.ts';
-import { kubeClient, resourcePath } from '../core/kube/client.ts';
+import { kubeClient, resourcePath, type KubeClient } from '../core/kube/client.ts';
 import { Informer, type KubeObject } from '../core/kube/informer.ts';
 import { kubeConfig, testEnv } from '../test/env/handles.ts';
 import { run } from '../test/env/process.ts';
@@ -33,12 +33,14 @@ const PATIENCE_MS = 1_800_000;
 export const kubectl = (args: string[], input?: string) =>
   run(testEnv().kubectl, ['--kubeconfig', testEnv().kubeconfig, ...args], { input, timeoutMs: PATIENCE_MS });
 
-const client = kubeClient(kubeConfig(), { fieldManager: 'bench' });
+/** Made on first use: the benchmarks import this file before they bring the environment up. */
+let benchClient: KubeClient | undefined;
+const client = (): KubeClient => (benchClient ??= kubeClient(kubeConfig(), { fieldManager: 'bench' }));
 
 /** How many Webhooks the namespace has, from a list of one (its remainingItemCount). */
 async function webhookCount(namespace: string): Promise<number> {
   const path = resourcePath({ group: 'hookline.dev', version: 'v1alpha1', plural: 'webhooks', namespace });
-  const page = await client.get<{ items: unknown[]; metadata: { remainingItemCount?: number } }>(
+  const page = await client().get<{ items: unknown[]; metadata: { remainingItemCount?: number } }>(
     `${path}?limit=1`,
   );
   return page.items.length + (page.metadata.remainingItemCount ?? 0);
@@ -78,7 +80,7 @@ export async function waitForReadyWebhooks(
   const ready = new Set<string>();
   let wake: (() => void) | undefined;
   const informer = new Informer<KubeObject & { status?: WebhookStatus }>({
-    client,
+    client: client(),
     path: resourcePath({ group: 'hookline.dev', version: 'v1alpha1', plural: 'webhooks', namespace }),
     apiVersion: 'hookline.dev/v1alpha1',
     kind: 'Webhook',
