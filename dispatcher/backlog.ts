@@ -48,8 +48,8 @@ export interface BacklogDeps {
  * How many queues a pass asks the broker about a second, at most. Each is a passive declare,
  * one at a time; unpaced, a pass over 10,000 Webhooks asked 20,000 of them back to back, took
  * longer than the interval, and the broker answered nothing else as often. Passes over that
- * many run back to back at this pace, which costs a RabbitMQ node 4-8 % of a core
- * (bench/broker-cost measured 8-16 % at 200 a second). A quiet Webhook is one question (its
+ * many run back to back at this pace, which costs a RabbitMQ node up to 8 % of a core
+ * (bench/broker-cost measured 2-16 % at 200 a second). A quiet Webhook is one question (its
  * queue, consumed with room to spare, is not asked about): 10,000 quiet Webhooks take 100 s a
  * pass, and a Webhook's backlog is that old at worst; as many busy ones, 200 s.
  */
