@@ -150,14 +150,13 @@ export class BacklogSampler {
       // A queue consumed here with room to spare has nothing ready: of 10,000 mostly quiet
       // Webhooks, most need only their dead-letter queue asked about.
       const mainAsked = withHead || drainsQueue?.() !== true;
-      const asked = [
-        ...(mainAsked ? [queues.queue] : []),
-        queues.deadLetterQueue,
-        ...(withHead ? [queues.headQueue] : []),
-      ];
-      const counts = await Promise.all(asked.map((q) => session.messageCount(q)));
-      const [main, dead, head] = mainAsked ? counts : [0, ...counts];
-      await this.#clock.sleep(asked.length * msPerProbe, this.#stopped.signal);
+      const [main, dead, head] = await Promise.all([
+        mainAsked ? session.messageCount(queues.queue) : 0,
+        session.messageCount(queues.deadLetterQueue),
+        withHead ? session.messageCount(queues.headQueue) : undefined,
+      ]);
+      const probes = 1 + Number(mainAsked) + Number(withHead);
+      await this.#clock.sleep(probes * msPerProbe, this.#stopped.signal);
       if (head === undefined) this.#heads.delete(name);
       else this.#heads.add(name);
       if (main === undefined) continue; // not declared yet
