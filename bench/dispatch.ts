@@ -5,6 +5,11 @@
 // Targets: ≥ 0.95× the baseline's deliveries per second; p99 latency at 1,000 events/s no
 // more than 10 ms above the baseline's (the latency Hookline adds).
 //
+// Each round also records the CPU time (from /proc) the pipeline's process and RabbitMQ spent
+// per 1,000 deliveries of its throughput phase: on a machine whose cores the broker, both
+// pipelines and the load generator share, the throughput of one pipeline is bounded by the
+// CPU the others leave it, and the CPU per delivery is the steadier figure.
+//
 // Both pipelines use queues of one type (`--queue-type`, default quorum, Hookline's default
 // for new Webhooks), so that the comparison is of the pipelines, not of the queue types.
 //
@@ -24,6 +29,7 @@ import { installCrds } from '../test/fixtures/crds.ts';
 import { startDispatcher } from '../test/fixtures/dispatcher.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
 import { startProcess } from '../test/fixtures/process.ts';
+import { treeCpuMs } from './cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -161,12 +167,17 @@ interface Figures {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** CPU ms per 1,000 deliveries of the throughput phase: the pipeline's process, and RabbitMQ's. */
+  pipelineCpuMs: number;
+  brokerCpuMs: number;
 }
 
-async function measure(exchange: string, hooks: number): Promise<Figures> {
+async function measure(exchange: string, hooks: number, pipelinePid: number): Promise<Figures> {
   // Throughput: publish as fast as the broker confirms; the pipeline is the bottleneck.
   received = 0;
   latencies.length = 0;
+  const brokerPid = testEnv().rabbitmq.serverPid;
+  const cpuBefore = { pipeline: treeCpuMs(pipelinePid), broker: treeCpuMs(brokerPid) };
   const began = performance.now();
   for (let n = 0; n < EVENTS; n++) {
     const { key, body } = event(hooks, n);
@@ -176,6 +187,9 @@ async function measure(exchange: string, hooks: number): Promise<Figures> {
   await channel.waitForConfirms();
   await waitForReceived(EVENTS, 300_000);
   const deliveriesPerSecond = EVENTS / ((performance.now() - began) / 1000);
+  const per1000 = (ms: number) => Math.round((ms * 1000) / EVENTS);
+  const pipelineCpuMs = per1000(treeCpuMs(pipelinePid) - cpuBefore.pipeline);
+  const brokerCpuMs = per1000(treeCpuMs(brokerPid) - cpuBefore.broker);
 
   // Latency at a steady rate.
   received = 0;
@@ -197,6 +211,8 @@ async function measure(exchange: string, hooks: number): Promise<Figures> {
     p50Ms: +percentile(sorted, 50).toFixed(1),
     p99Ms: +percentile(sorted, 99).toFixed(1),
     maxMs: +(sorted.at(-1) ?? 0).toFixed(1),
+    pipelineCpuMs,
+    brokerCpuMs,
   };
 }
 
@@ -228,15 +244,19 @@ await waitForReceived(2 * HOOKS, 120_000);
 const samples: Record<string, Figures[]> = {};
 const baselineName = (hooks: number) => `baseline, ${hooks} queue${hooks === 1 ? '' : 's'}`;
 const hooklineName = (hooks: number) => `hookline, ${hooks} Webhook${hooks === 1 ? '' : 's'}`;
-const scenarios: [string, string, number][] = COUNTS.flatMap((hooks): [string, string, number][] => [
-  [baselineName(hooks), baselineExchange, hooks],
-  [hooklineName(hooks), hooklineExchange, hooks],
-]);
+const pids = { baseline: baseline.child.pid!, hookline: dispatcher.child.pid! };
+const scenarios: [string, string, number, number][] = COUNTS.flatMap(
+  (hooks): [string, string, number, number][] => [
+    [baselineName(hooks), baselineExchange, hooks, pids.baseline],
+    [hooklineName(hooks), hooklineExchange, hooks, pids.hookline],
+  ],
+);
 for (let round = 1; round <= ROUNDS; round++) {
   // Within each count, the pipeline measured first changes every round.
   for (let i = 0; i < scenarios.length; i += 2) {
     const pair = round % 2 === 1 ? [scenarios[i]!, scenarios[i + 1]!] : [scenarios[i + 1]!, scenarios[i]!];
-    for (const [name, exchange, hooks] of pair) (samples[name] ??= []).push(await measure(exchange, hooks));
+    for (const [name, exchange, hooks, pid] of pair)
+      (samples[name] ??= []).push(await measure(exchange, hooks, pid));
   }
 }
 await dispatcher.stop();
@@ -263,6 +283,8 @@ const results: Record<string, Figures> = Object.fromEntries(
       p50Ms: median(figures.map((f) => f.p50Ms)),
       p99Ms: median(figures.map((f) => f.p99Ms)),
       maxMs: median(figures.map((f) => f.maxMs)),
+      pipelineCpuMs: median(figures.map((f) => f.pipelineCpuMs)),
+      brokerCpuMs: median(figures.map((f) => f.brokerCpuMs)),
     },
   ]),
 );
@@ -288,7 +310,7 @@ const addedP99Ms = Object.fromEntries(
 );
 const rows = Object.entries(results).map(
   ([name, f]) =>
-    `  ${name.padEnd(24)} ${String(f.deliveriesPerSecond).padStart(7)} deliveries/s   latency at ${RATE}/s: p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms`,
+    `  ${name.padEnd(24)} ${String(f.deliveriesPerSecond).padStart(7)} deliveries/s (CPU ms per 1,000: pipeline ${f.pipelineCpuMs}, broker ${f.brokerCpuMs})   latency at ${RATE}/s: p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms`,
 );
 const each = (figures: Record<number, number>, unit: string) =>
   COUNTS.map((hooks) => `${figures[hooks]}${unit} (${hooks})`).join(', ');
