@@ -13,7 +13,7 @@
 // Both pipelines use queues of one type (`--queue-type`, default quorum, Hookline's default
 // for new Webhooks), so that the comparison is of the pipelines, not of the queue types.
 //
-//   npm run bench:dispatch [-- --hooks 1,100,1000 --events 20000 --rate 1000 --seconds 10 --queue-type quorum]
+//   npm run bench:dispatch [-- --hooks 1,100,1000 --events 20000 --rate 1000 --seconds 10 --rounds 9 --queue-type quorum]
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,7 +37,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '16' },
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '9' },
     'queue-type': { type: 'string', default: 'quorum' },
     hooks: { type: 'string', default: '1,100,1000' },
   },

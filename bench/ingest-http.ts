@@ -7,7 +7,7 @@
 // queue must hold exactly the events that were answered 202. Each round also reports the CPU
 // time the endpoint, RabbitMQ and the load generator spent per 1,000 accepted posts.
 //
-//   npm run bench:ingest-http [-- --seconds 10 --rounds 3 --concurrency 16,128]
+//   npm run bench:ingest-http [-- --seconds 10 --rounds 9 --concurrency 16,128]
 //   BENCH_PROFILE=1 writes both endpoints' CPU profiles to /tmp/hookline-bench-profiles.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,7 +29,7 @@ import { PROFILE_DIR } from './webhooks.ts';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '9' },
     concurrency: { type: 'string', default: '16,128' },
   },
 });

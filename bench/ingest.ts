@@ -9,7 +9,7 @@
 // handles while its code is still being compiled. Hookline is compared with the fastest
 // baseline.
 //
-//   npm run bench:ingest [-- --records 100000 --warmup 20000 --rounds 5]   (BENCH_PROFILE=1: CPU profiles of the dispatcher in /tmp/prof)
+//   npm run bench:ingest [-- --records 100000 --warmup 20000 --rounds 9]   (BENCH_PROFILE=1: CPU profiles of the dispatcher in /tmp/prof)
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,7 +29,7 @@ const { values } = parseArgs({
   options: {
     records: { type: 'string', default: '100000' },
     warmup: { type: 'string', default: '20000' },
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '9' },
     partitions: { type: 'string', default: '3' },
   },
 });
