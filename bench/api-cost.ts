@@ -8,8 +8,6 @@
 // control plane, not a speed target: nothing here is compared with a baseline.
 //
 //   npm run bench:api-cost [-- --webhooks 2000 --rounds 3 --concurrency 16]
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeClient, resourcePath, type KubeClient } from '../core/kube/client.ts';
 import { envConfig } from '../test/env/config.ts';
@@ -17,6 +15,7 @@ import { up } from '../test/env/env.ts';
 import { freshNamespace, kubeConfig, testEnv } from '../test/env/handles.ts';
 import { installCrds } from '../test/fixtures/crds.ts';
 import { treeCpuMs } from './cpu.ts';
+import { writeResults } from './results-file.ts';
 import { median } from './webhooks.ts';
 
 const { values } = parseArgs({
@@ -223,18 +222,10 @@ const medians = Object.fromEntries(
     },
   ]),
 );
-fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
-fs.writeFileSync(
-  path.join(import.meta.dirname, 'results', 'api-cost.json'),
-  JSON.stringify(
-    {
-      webhooks: WEBHOOKS,
-      concurrency: CONCURRENCY,
-      medians,
-      everyRound: rounds,
-      date: new Date().toISOString(),
-    },
-    null,
-    2,
-  ) + '\n',
-);
+await writeResults('api-cost.json', {
+  webhooks: WEBHOOKS,
+  concurrency: CONCURRENCY,
+  medians,
+  everyRound: rounds,
+  date: new Date().toISOString(),
+});

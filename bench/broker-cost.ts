@@ -7,8 +7,6 @@
 // not a speed target: nothing here is compared with a baseline.
 //
 //   npm run bench:broker-cost [-- --webhooks 2000 --idle-seconds 20 --queue-types classic,quorum]
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import { queueArguments, type QueueType } from '../core/rabbit/topology.ts';
@@ -16,6 +14,7 @@ import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
 import { testEnv } from '../test/env/handles.ts';
 import { treeCpuMs } from './cpu.ts';
+import { writeResults } from './results-file.ts';
 import { sleep } from './webhooks.ts';
 
 const { values } = parseArgs({
@@ -141,18 +140,10 @@ async function measure(queueType: QueueType): Promise<Record<string, Step>> {
 await up(envConfig());
 const results: Record<string, Record<string, Step>> = {};
 for (const type of QUEUE_TYPES) results[type] = await measure(type as QueueType);
-fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
-fs.writeFileSync(
-  path.join(import.meta.dirname, 'results', 'broker-cost.json'),
-  JSON.stringify(
-    {
-      webhooks: WEBHOOKS,
-      idleSeconds: IDLE_SECONDS,
-      channels: CHANNELS,
-      results,
-      date: new Date().toISOString(),
-    },
-    null,
-    2,
-  ) + '\n',
-);
+await writeResults('broker-cost.json', {
+  webhooks: WEBHOOKS,
+  idleSeconds: IDLE_SECONDS,
+  channels: CHANNELS,
+  results,
+  date: new Date().toISOString(),
+});

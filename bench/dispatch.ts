@@ -14,7 +14,6 @@
 // for new Webhooks), so that the comparison is of the pipelines, not of the queue types.
 //
 //   npm run bench:dispatch [-- --hooks 1,100,1000 --events 20000 --rate 1000 --seconds 10 --rounds 9 --queue-type quorum]
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -30,6 +29,7 @@ import { startDispatcher } from '../test/fixtures/dispatcher.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
 import { startProcess } from '../test/fixtures/process.ts';
 import { treeCpuMs } from './cpu.ts';
+import { writeResults } from './results-file.ts';
 
 const { values } = parseArgs({
   options: {
@@ -319,25 +319,17 @@ bench/dispatch: medians of ${ROUNDS} alternating rounds; ${EVENTS} events for th
 ${rows.join('\n')}
   hookline / baseline deliveries/s: ${each(ratios, '×')}   target ≥ 0.95×
   p99 latency hookline adds at ${RATE}/s: ${each(addedP99Ms, ' ms')}   target < 10 ms`);
-fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
-fs.writeFileSync(
-  path.join(import.meta.dirname, 'results', `dispatch-${QUEUE_TYPE}.json`),
-  JSON.stringify(
-    {
-      events: EVENTS,
-      rate: RATE,
-      seconds: SECONDS,
-      concurrency: CONCURRENCY,
-      rounds: ROUNDS,
-      queueType: QUEUE_TYPE,
-      hooks: COUNTS,
-      results,
-      samples,
-      ratios,
-      addedP99Ms,
-      date: new Date().toISOString(),
-    },
-    null,
-    2,
-  ) + '\n',
-);
+await writeResults(`dispatch-${QUEUE_TYPE}.json`, {
+  events: EVENTS,
+  rate: RATE,
+  seconds: SECONDS,
+  concurrency: CONCURRENCY,
+  rounds: ROUNDS,
+  queueType: QUEUE_TYPE,
+  hooks: COUNTS,
+  results,
+  samples,
+  ratios,
+  addedP99Ms,
+  date: new Date().toISOString(),
+});

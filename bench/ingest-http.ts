@@ -9,7 +9,6 @@
 //
 //   npm run bench:ingest-http [-- --seconds 10 --rounds 9 --concurrency 16,128]
 //   BENCH_PROFILE=1 writes both endpoints' CPU profiles to /tmp/hookline-bench-profiles.
-import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
@@ -23,6 +22,7 @@ import { startDispatcher } from '../test/fixtures/dispatcher.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
 import { startProcess } from '../test/fixtures/process.ts';
 import { treeCpuMs } from './cpu.ts';
+import { writeResults } from './results-file.ts';
 import { anchorEvent } from './events.ts';
 import { PROFILE_DIR } from './webhooks.ts';
 
@@ -207,9 +207,13 @@ ${Object.entries(medians)
   .join('\n')}
   hookline / baseline: ${LEVELS.map((c) => `${ratios[c]}× (concurrency ${c})`).join(', ')}   target ≥ 0.95×, ≥ 3,000 posts/s at 128
   rounds whose queue did not hold exactly the accepted events: ${lost}`);
-fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
-fs.writeFileSync(
-  path.join(import.meta.dirname, 'results', 'ingest-http.json'),
-  `${JSON.stringify({ seconds: SECONDS, rounds: ROUNDS, concurrency: LEVELS, medians, ratios, samples, date: new Date().toISOString() }, null, 2)}\n`,
-);
+await writeResults('ingest-http.json', {
+  seconds: SECONDS,
+  rounds: ROUNDS,
+  concurrency: LEVELS,
+  medians,
+  ratios,
+  samples,
+  date: new Date().toISOString(),
+});
 process.exit(0);

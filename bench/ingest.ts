@@ -10,7 +10,6 @@
 // baseline.
 //
 //   npm run bench:ingest [-- --records 100000 --warmup 20000 --rounds 9]   (BENCH_PROFILE=1: CPU profiles of the dispatcher in /tmp/prof)
-import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
@@ -24,6 +23,7 @@ import { startDispatcher } from '../test/fixtures/dispatcher.ts';
 import { startOperator } from '../test/fixtures/operator.ts';
 import { startProcess, type RunningProcess } from '../test/fixtures/process.ts';
 import { anchorEvent } from './events.ts';
+import { writeResults } from './results-file.ts';
 
 const { values } = parseArgs({
   options: {
@@ -184,11 +184,16 @@ bench/ingest: medians of ${ROUNDS} rounds, ${RECORDS} records of ~600 bytes on $
 ${pipelines.map((name) => `  ${name.padEnd(22)} ${medians[name]} records/s`).join('\n')}
   fastest baseline       ${fastest}
 ${clients.map((client) => `  ratio hookline-${client.padEnd(13)} ${ratios[`hookline-${client}`]!.toFixed(2)}× of ${fastest}`).join('\n')}`);
-fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
-fs.writeFileSync(
-  path.join(import.meta.dirname, 'results', 'ingest.json'),
-  `${JSON.stringify({ records: RECORDS, warmup: WARMUP, partitions: PARTITIONS, rounds: rates, medians, fastestBaseline: fastest, ratios }, null, 2)}\n`,
-);
+await writeResults('ingest.json', {
+  records: RECORDS,
+  warmup: WARMUP,
+  partitions: PARTITIONS,
+  rounds: rates,
+  medians,
+  fastestBaseline: fastest,
+  ratios,
+  date: new Date().toISOString(),
+});
 await connection.close();
 await operator.stop();
 process.exit(0);

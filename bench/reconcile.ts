@@ -10,8 +10,6 @@
 //
 //   npm run bench:reconcile [-- --webhooks 500,2000 --rounds 3]
 //   BENCH_PROFILE=1 writes the operator's CPU profile to /tmp/hookline-bench-profiles.
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
@@ -25,6 +23,7 @@ import {
   startBenchOperator,
   waitForReadyWebhooks,
 } from './webhooks.ts';
+import { writeResults } from './results-file.ts';
 
 const { values } = parseArgs({
   options: {
@@ -133,10 +132,11 @@ for (const [count, r] of Object.entries(results)) {
       `  ${' '.repeat(count.length)}           baseline: kube-apiserver accepted them in ${(r.baseline.apiServerAcceptsAllMs / 1000).toFixed(1)} s (kubectl apply)`,
   );
 }
-fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
-fs.writeFileSync(
-  path.join(import.meta.dirname, 'results', 'reconcile.json'),
-  JSON.stringify({ counts, rounds, results, everyRound: all, date: new Date().toISOString() }, null, 2) +
-    '\n',
-);
+await writeResults('reconcile.json', {
+  counts,
+  rounds,
+  results,
+  everyRound: all,
+  date: new Date().toISOString(),
+});
 if (all.some((r) => !r.allReady)) process.exitCode = 1;

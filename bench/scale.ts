@@ -38,6 +38,7 @@ import { dispatcherDeployment, startDispatcher } from '../test/fixtures/dispatch
 import type { OperatorProcess } from '../test/fixtures/operator.ts';
 import type { RunningProcess } from '../test/fixtures/process.ts';
 import { treeCpuMs } from './cpu.ts';
+import { writeResults } from './results-file.ts';
 import { memoryLimit, quantityBytes, type MemoryLimit } from './memory-limit.ts';
 import {
   deleteAllWebhooks,
@@ -503,23 +504,15 @@ try {
   receiver.close();
 }
 for (const [i, r] of all.entries()) console.log(`\nbench/scale, round ${i + 1}/${ROUNDS}\n${summary(r)}`);
-fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
-fs.writeFileSync(
-  path.join(import.meta.dirname, 'results', `scale-${QUEUE_TYPE}.json`),
-  JSON.stringify(
-    {
-      webhooks: WEBHOOKS,
-      queueType: QUEUE_TYPE,
-      appliers: APPLIERS,
-      hot: HOT,
-      events: EVENTS,
-      rounds: ROUNDS,
-      targets: { ...TARGETS, brokerQueues: '2 × webhooks + a constant' },
-      everyRound: all,
-      date: new Date().toISOString(),
-    },
-    null,
-    2,
-  ) + '\n',
-);
+await writeResults(`scale-${QUEUE_TYPE}.json`, {
+  webhooks: WEBHOOKS,
+  queueType: QUEUE_TYPE,
+  appliers: APPLIERS,
+  hot: HOT,
+  events: EVENTS,
+  rounds: ROUNDS,
+  targets: { ...TARGETS, brokerQueues: '2 × webhooks + a constant' },
+  everyRound: all,
+  date: new Date().toISOString(),
+});
 if (all.some((r) => !r.allReady || r.delivery.delivered < EVENTS)) process.exitCode = 1;
