@@ -16,7 +16,7 @@ import { freshNamespace, kubeConfig, testEnv } from '../test/env/handles.ts';
 import { installCrds } from '../test/fixtures/crds.ts';
 import { treeCpuMs } from './cpu.ts';
 import { writeResults } from './results-file.ts';
-import { median } from './webhooks.ts';
+import { median, sleep } from './webhooks.ts';
 
 const { values } = parseArgs({
   options: {
@@ -92,17 +92,50 @@ const condition = (message: string) => ({
   lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
 });
 
+/**
+ * Waits until the API server answers lists of `path` from its watch cache: for a resource
+ * whose definition was just installed it answers 429 ("storage is (re)initializing") first.
+ */
+async function untilServed(client: KubeClient, path: string): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    try {
+      await client.get(path, { resourceVersion: '0', limit: '1' });
+      return;
+    } catch (error) {
+      if (tries >= 60) throw error;
+      await sleep(1000);
+    }
+  }
+}
+
+/** A watch kept open until `signal` aborts: opened again when it ends or fails. */
+async function keepWatching(
+  client: KubeClient,
+  path: string,
+  query: Record<string, string>,
+  signal: AbortSignal,
+): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await client.watch(path, query, () => undefined, signal);
+    } catch {
+      if (!signal.aborted) await sleep(1000);
+    }
+  }
+}
+
 async function round(operator: KubeClient, dispatcher: KubeClient): Promise<Record<string, Step>> {
   const namespace = await freshNamespace('bench-api-cost');
   const watching = new AbortController();
   // What Hookline watches while it works: two on Webhooks, one on its generated Secrets.
+  await untilServed(operator, webhookPath(namespace));
   const watches = [
-    operator.watch(webhookPath(namespace), {}, () => undefined, watching.signal),
-    dispatcher.watch(webhookPath(namespace), {}, () => undefined, watching.signal),
-    operator.watch(
+    keepWatching(operator, webhookPath(namespace), {}, watching.signal),
+    keepWatching(dispatcher, webhookPath(namespace), {}, watching.signal),
+    keepWatching(
+      operator,
       secretPath(namespace),
       { labelSelector: 'app.kubernetes.io/managed-by=hookline-operator' },
-      () => undefined,
       watching.signal,
     ),
   ];
