@@ -1,6 +1,6 @@
 // The dispatcher's Prometheus metrics. Labels are bounded: namespace, webhook, source,
 // outcome, route, code, verdict (docs/operations.md lists each metric and its labels).
-import { Counter, Gauge, Histogram, processRegistry } from '../core/metrics.ts';
+import { Counter, Gauge, Histogram, processRegistry, type Registry } from '../core/metrics.ts';
 
 export function dispatcherMetrics() {
   const registry = processRegistry();
@@ -27,13 +27,7 @@ export function dispatcherMetrics() {
         for (const tally of tallies.values()) tally.publishOutcomes(this);
       },
     }),
-    deliverySeconds: new Histogram({
-      name: 'hookline_delivery_duration_seconds',
-      help: 'Time from request to response of delivery attempts.',
-      labelNames: ['namespace', 'webhook'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    }),
+    deliverySeconds: new TalliedDurations(tallies, registers),
     inFlight: new Gauge({
       name: 'hookline_deliveries_in_flight',
       help: 'Deliveries in progress per Webhook.',
@@ -181,10 +175,13 @@ export function ingestRequestCounters(
 const DELIVERY_OUTCOMES = ['succeeded', 'retried', 'failed', 'dead_lettered', 'filtered', 'held'] as const;
 export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /**
  * A Webhook's deliveries in plain numbers, counted on the delivery path and published to
- * hookline_deliveries_total and hookline_deliveries_in_flight when the series are read (a
- * scrape, or `get()`): a delivery costs no label lookups.
+ * hookline_deliveries_total, hookline_deliveries_in_flight and
+ * hookline_delivery_duration_seconds when the series are read (a scrape, or `get()`): a
+ * delivery costs no label lookups.
  */
 export class DeliveryTally {
   readonly labels: { namespace: string; webhook: string };
@@ -192,6 +189,19 @@ export class DeliveryTally {
   readonly #counts = new Map<DeliveryOutcome, { counted: number; published: number }>(
     DELIVERY_OUTCOMES.map((outcome) => [outcome, { counted: 0, published: 0 }]),
   );
+  /** Attempts per duration bucket (not cumulative), the last one beyond the largest bound. */
+  readonly durations = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
+  durationsSum = 0;
+  durationsCount = 0;
+
+  /** How long the receiver took to answer (or not), in seconds. */
+  took(seconds: number): void {
+    let bucket = 0;
+    while (bucket < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[bucket]!) bucket++;
+    this.durations[bucket]!++;
+    this.durationsSum += seconds;
+    this.durationsCount++;
+  }
 
   constructor(labels: { namespace: string; webhook: string }) {
     this.labels = labels;
@@ -212,6 +222,52 @@ export class DeliveryTally {
   }
 }
 
+/**
+ * hookline_delivery_duration_seconds, read from the Webhooks' tallies: prom-client hashes the
+ * labels of every observe (about 2 µs, on every delivery); the tallies count in plain
+ * numbers and the series are built when they are read. A Webhook has series once it has an attempt.
+ */
+class TalliedDurations extends Histogram<'namespace' | 'webhook'> {
+  readonly #tallies: Map<string, DeliveryTally>;
+
+  static readonly NAME = 'hookline_delivery_duration_seconds';
+  static readonly HELP = 'Time from request to response of delivery attempts.';
+
+  constructor(tallies: Map<string, DeliveryTally>, registers: Registry[]) {
+    super({
+      name: TalliedDurations.NAME,
+      help: TalliedDurations.HELP,
+      labelNames: ['namespace', 'webhook'] as const,
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#tallies = tallies;
+  }
+
+  /** The series in prom-client's own form: `get()` and the registry's text both read it. */
+  getForPromString() {
+    const name = TalliedDurations.NAME;
+    const bucket = `${name}_bucket`;
+    const values: { labels: object; sharedLabels: object; value: number; metricName: string }[] = [];
+    for (const tally of this.#tallies.values()) {
+      if (tally.durationsCount === 0) continue;
+      const sharedLabels = tally.labels;
+      let below = 0;
+      DURATION_BUCKETS.forEach((le, i) => {
+        below += tally.durations[i]!;
+        values.push({ labels: { le }, sharedLabels, value: below, metricName: bucket });
+      });
+      values.push(
+        { labels: { le: '+Inf' }, sharedLabels, value: tally.durationsCount, metricName: bucket },
+        { labels: {}, sharedLabels, value: tally.durationsSum, metricName: `${name}_sum` },
+        { labels: {}, sharedLabels, value: tally.durationsCount, metricName: `${name}_count` },
+      );
+    }
+    const help = TalliedDurations.HELP;
+    return Promise.resolve({ name, help, type: 'histogram', values, aggregator: 'sum' });
+  }
+}
+
 /** Removes every series of a Webhook that no longer exists, so that label sets stay bounded. */
 export function forgetWebhook(metrics: DispatcherMetrics, namespace: string, webhook: string): void {
   const labels = { namespace, webhook };
@@ -220,7 +276,6 @@ export function forgetWebhook(metrics: DispatcherMetrics, namespace: string, web
   for (const queue of ['waiting', 'dead_letter']) metrics.queueMessages.remove({ ...labels, queue });
   for (const verdict of ['allowed', 'denied']) metrics.gateVerdicts.remove({ ...labels, verdict });
   for (const metric of [
-    metrics.deliverySeconds,
     metrics.inFlight,
     metrics.unroutable,
     metrics.statusWritesRefused,

@@ -1,6 +1,6 @@
 // What became of each event of one Webhook, kept twice: in the Webhook's metric series
-// (outcomes and in-flight deliveries as plain numbers of its DeliveryTally, published when
-// the series are read; the duration histogram and rarer series bound once) and in the
+// (outcomes, in-flight deliveries and durations as plain numbers of its DeliveryTally,
+// published when the series are read; rarer series bound once) and in the
 // status the writer sends back. Also the throttled report of events kept because the broker refused what
 // would have replaced them.
 import type { Clock } from '../../core/retry.ts';
@@ -56,7 +56,6 @@ export class Outcomes {
     filtered: { inc(): void };
     held: { inc(): void };
     circuitOpen: { set(value: number): void };
-    seconds: { observe(value: number): void };
     unroutable: { inc(): void };
   };
   readonly #tally: DeliveryTally;
@@ -76,7 +75,6 @@ export class Outcomes {
       filtered: tally.counter('filtered'),
       held: tally.counter('held'),
       circuitOpen: metrics.circuitOpen.labels(labels),
-      seconds: metrics.deliverySeconds.labels(labels),
       unroutable: metrics.unroutable.labels(labels),
     };
   }
@@ -88,7 +86,7 @@ export class Outcomes {
 
   /** How long the receiver took to answer (or not). */
   took(durationMs: number): void {
-    this.#series.seconds.observe(durationMs / 1000);
+    this.#tally.took(durationMs / 1000);
   }
 
   /** An event that could never be an attempt (not JSON, too large) was dead-lettered. */
