@@ -102,4 +102,48 @@ describe('Acks', () => {
     await nextTurn();
     assert.deepEqual(sent, []);
   });
+
+  it('holds no ack back behind a delivery in hand for long, and settles the rest with one ack once it ends', async () => {
+    const { sent, channel } = recording();
+    const acks = new Acks(channel);
+    received(acks, 1, 2, 3);
+    for (let tag = 4; tag <= 40; tag++) {
+      acks.ack(tag - 2);
+      received(acks, tag);
+      if (tag % 5 === 0) await nextTurn();
+    }
+    acks.ack(39);
+    acks.ack(40);
+    await nextTurn();
+    const single = sent.filter(([, multiple]) => !multiple).map(([tag]) => tag);
+    assert.deepEqual(
+      single,
+      Array.from({ length: 39 }, (_, i) => i + 2),
+      'tags 2-40 each once, in order',
+    );
+    assert.ok(
+      sent.every(([, multiple]) => !multiple),
+      'no multiple ack while tag 1 is in hand',
+    );
+    acks.ack(1);
+    await nextTurn();
+    assert.deepEqual(sent.at(-1), [1, true], 'the multiple ack stops at the last tag not yet sent');
+    received(acks, 41);
+    acks.ack(41);
+    await nextTurn();
+    assert.deepEqual(sent.at(-1), [41, true]);
+    assert.equal(sent.length, 41);
+  });
+
+  it('takes a tag that skips ahead without settling the tags between', async () => {
+    const { sent, channel } = recording();
+    const acks = new Acks(channel);
+    received(acks, 1, 5);
+    acks.ack(5);
+    await nextTurn();
+    assert.deepEqual(sent, [[5, false]], 'tag 1 is still in hand');
+    acks.ack(1);
+    await nextTurn();
+    assert.deepEqual(sent.at(-1), [1, true]);
+  });
 });

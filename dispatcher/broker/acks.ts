@@ -9,17 +9,21 @@ export interface AckChannel {
   ack(message: { fields: { deliveryTag: number } }, allUpTo?: boolean): void;
 }
 
-interface Held {
-  tag: number;
-  /** 'open': in hand; 'due': acknowledged, not yet sent; 'sent': settled on the broker. */
-  state: 'open' | 'due' | 'sent';
-}
+/** A delivery's state: in hand; acknowledged, the ack not yet sent; settled on the broker. */
+const OPEN = 0;
+const DUE = 1;
+const SENT = 2;
 
 export class Acks {
   readonly #channel: AckChannel;
-  /** Every delivery not yet known settled on the broker, oldest first. */
-  #held: Held[] = [];
-  readonly #byTag = new Map<number, Held>();
+  /**
+   * The state of each delivery not yet known settled on the broker, oldest first, by tag: a
+   * channel's delivery tags rise by one per delivery, so `#first` and the index give the tag.
+   */
+  #states: number[] = [];
+  #first = 0;
+  /** The tags acknowledged since the last flush. */
+  #due: number[] = [];
   #scheduled = false;
 
   constructor(channel: AckChannel) {
@@ -28,16 +32,20 @@ export class Acks {
 
   /** A delivery arrived; its tag is above every earlier one. */
   received(tag: number): void {
-    const held: Held = { tag, state: 'open' };
-    this.#held.push(held);
-    this.#byTag.set(tag, held);
+    const states = this.#states;
+    if (states.length === 0) this.#first = tag;
+    else if (tag < this.#first + states.length) return;
+    // Tags skipped (none on a channel of its own) were never in hand here: nothing to settle.
+    while (this.#first + states.length < tag) states.push(SENT);
+    states.push(OPEN);
   }
 
   /** The delivery is acknowledged; the ack goes out by the end of this turn of the event loop. */
   ack(tag: number): void {
-    const held = this.#byTag.get(tag);
-    if (!held || held.state !== 'open') return;
-    held.state = 'due';
+    const index = tag - this.#first;
+    if (index < 0 || index >= this.#states.length || this.#states[index] !== OPEN) return;
+    this.#states[index] = DUE;
+    this.#due.push(tag);
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
@@ -48,8 +56,8 @@ export class Acks {
 
   /** The delivery was settled some other way (a nack sent at once). */
   settled(tag: number): void {
-    const held = this.#byTag.get(tag);
-    if (held) held.state = 'sent';
+    const index = tag - this.#first;
+    if (index >= 0 && index < this.#states.length) this.#states[index] = SENT;
   }
 
   /** Sends every ack that is due. On a closed channel, sends nothing: the broker redelivers. */
@@ -62,19 +70,30 @@ export class Acks {
   }
 
   #send(): void {
+    // The run of settled deliveries from the oldest on goes as one multiple ack, up to the
+    // last of them that is due; the oldest one in hand ends it.
+    const states = this.#states;
     let prefix = 0;
-    let last: Held | undefined;
-    while (prefix < this.#held.length && this.#held[prefix]!.state !== 'open') {
-      const held = this.#held[prefix]!;
-      if (held.state === 'due') last = held;
+    let last = -1;
+    while (prefix < states.length && states[prefix] !== OPEN) {
+      if (states[prefix] === DUE) last = prefix;
       prefix++;
     }
-    for (const held of this.#held.splice(0, prefix)) this.#byTag.delete(held.tag);
-    if (last) this.#channel.ack({ fields: { deliveryTag: last.tag } }, true);
-    for (const held of this.#held) {
-      if (held.state !== 'due') continue;
-      held.state = 'sent';
-      this.#channel.ack({ fields: { deliveryTag: held.tag } }, false);
+    const first = this.#first;
+    if (prefix > 0) {
+      states.splice(0, prefix);
+      this.#first += prefix;
+    }
+    const due = this.#due;
+    this.#due = [];
+    if (last >= 0) this.#channel.ack({ fields: { deliveryTag: first + last } }, true);
+    // Those acknowledged behind a delivery still in hand, one by one, oldest first.
+    if (due.length > 1) due.sort((a, b) => a - b);
+    for (const tag of due) {
+      const index = tag - this.#first;
+      if (index < 0 || states[index] !== DUE) continue;
+      states[index] = SENT;
+      this.#channel.ack({ fields: { deliveryTag: tag } }, false);
     }
   }
 }

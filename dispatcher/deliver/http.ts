@@ -43,9 +43,11 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function keptHeaders(headers: Record<string, string | string[] | undefined>): ResponseHeaders {
+/** The response headers an attempt record keeps; none when the response had neither. */
+function keptHeaders(headers: Record<string, string | string[] | undefined>): ResponseHeaders | undefined {
   const retryAfter = firstValue(headers['retry-after']);
   const contentType = firstValue(headers['content-type']);
+  if (retryAfter === undefined && contentType === undefined) return undefined;
   return {
     ...(retryAfter !== undefined ? { retryAfter } : {}),
     ...(contentType !== undefined ? { contentType } : {}),

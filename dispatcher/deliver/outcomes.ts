@@ -6,7 +6,7 @@
 import type { Clock } from '../../core/retry.ts';
 import type { DeliveryTally, DispatcherMetrics } from '../metrics.ts';
 import { kubeTime } from '../../core/time.ts';
-import { responseSnippet, type AttemptRecord, type CircuitStatus } from '../status/delta.ts';
+import { responseSnippet, type AttemptRecord, type CircuitStatus, type Outcome } from '../status/delta.ts';
 import type { StatusWriter } from '../status/writer.ts';
 import type { EventMeta } from './event.ts';
 import type { HttpResult } from './http.ts';
@@ -18,20 +18,34 @@ export type Handled = Decision['kind'] | 'filtered' | 'skipped' | 'returned';
 /** An attempt as its status record tells it, before its outcome. */
 export type Attempt = Omit<AttemptRecord, 'outcome' | 'error' | 'deadLettered'>;
 
-/** The record of one attempt: the receiver's status and headers, and the start of a failed answer's body. */
+/**
+ * The record of one attempt: the receiver's status and headers, and the start of a failed
+ * answer's body. Its properties are set in one order, and its outcome is added to it in
+ * place: the record is made once per delivery, not copied.
+ */
 export function attemptOf(meta: EventMeta, started: Date, result: HttpResult, decision: Decision): Attempt {
-  const answered = result.kind === 'response';
-  const snippet = answered && decision.kind !== 'delivered' ? responseSnippet(result.body) : undefined;
-  return {
+  const attempt: Attempt = {
     time: kubeTime(started),
     eventId: meta.id,
     eventType: meta.type,
     attempt: meta.attempt,
     durationMs: result.durationMs,
-    ...(answered ? { statusCode: result.status } : {}),
-    ...(answered && result.headers ? { responseHeaders: result.headers } : {}),
-    ...(snippet !== undefined ? { responseBody: snippet } : {}),
   };
+  if (result.kind !== 'response') return attempt;
+  attempt.statusCode = result.status;
+  if (result.headers) attempt.responseHeaders = result.headers;
+  if (decision.kind !== 'delivered') {
+    const snippet = responseSnippet(result.body);
+    if (snippet !== undefined) attempt.responseBody = snippet;
+  }
+  return attempt;
+}
+
+/** The attempt, its outcome (and why) set on it. */
+function settled(attempt: Attempt, outcome: Outcome, error?: string): AttemptRecord {
+  const record: AttemptRecord = Object.assign(attempt, { outcome });
+  if (error !== undefined) record.error = error;
+  return record;
 }
 
 /** An unroutable retry or dead letter is reported at most this often. */
@@ -101,28 +115,25 @@ export class Outcomes {
   }
 
   succeeded(attempt: Attempt): void {
-    this.#d.status.record(this.#webhook, { ...attempt, outcome: 'Succeeded' });
+    this.#d.status.record(this.#webhook, settled(attempt, 'Succeeded'));
     this.#series.succeeded.inc();
   }
 
   retrying(attempt: Attempt, reason: string): void {
-    this.#d.status.record(this.#webhook, { ...attempt, outcome: 'Retrying', error: reason });
+    this.#d.status.record(this.#webhook, settled(attempt, 'Retrying', reason));
     this.#series.retried.inc();
   }
 
   failed(attempt: Attempt, reason: string, deadLettered: boolean): void {
-    this.#d.status.record(this.#webhook, {
-      ...attempt,
-      outcome: deadLettered ? 'DeadLettered' : 'Failed',
-      error: reason,
-      deadLettered,
-    });
+    const record = settled(attempt, deadLettered ? 'DeadLettered' : 'Failed', reason);
+    record.deadLettered = deadLettered;
+    this.#d.status.record(this.#webhook, record);
     this.#series.failed.inc();
   }
 
   /** Failed while the circuit is open: the event went back to its queue, its retries untouched. */
   held(attempt: Attempt, reason: string): void {
-    this.#d.status.record(this.#webhook, { ...attempt, outcome: 'Held', error: reason });
+    this.#d.status.record(this.#webhook, settled(attempt, 'Held', reason));
     this.#series.held.inc();
   }
 

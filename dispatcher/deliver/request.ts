@@ -13,14 +13,32 @@ export interface AttemptRequest {
 
 const USER_AGENT = 'Hookline/0.1';
 
-export async function attemptRequest(
+/**
+ * The request of one attempt. At once, unless the Webhook authenticates with a JWT (signed
+ * asynchronously): a delivery does not wait a turn for headers it has in hand.
+ */
+export function attemptRequest(
   config: HookConfig,
   meta: EventMeta,
   event: { body: Buffer; json: unknown },
   started: Date,
   /** The attempt's trace context (traceparent, tracestate), when the event is traced. */
   trace?: TraceContext,
-): Promise<AttemptRequest> {
+): AttemptRequest | Promise<AttemptRequest> {
+  const auth = config.authenticate(started);
+  return auth instanceof Promise
+    ? auth.then((headers) => build(config, meta, event, started, headers, trace))
+    : build(config, meta, event, started, auth, trace);
+}
+
+function build(
+  config: HookConfig,
+  meta: EventMeta,
+  event: { body: Buffer; json: unknown },
+  started: Date,
+  auth: Record<string, string>,
+  trace: TraceContext | undefined,
+): AttemptRequest {
   const payload = buildPayload(config.spec.payload.format, {
     id: meta.id,
     type: meta.type,
@@ -37,8 +55,7 @@ export async function attemptRequest(
   // Standard Webhooks and ed25519 carry the id in webhook-id already.
   const scheme = config.spec.signing.scheme;
   if (scheme !== 'standard-webhooks' && scheme !== 'ed25519') headers['Hookline-Event-Id'] = meta.id;
-  const auth = config.authenticate(started);
-  Object.assign(headers, auth instanceof Promise ? await auth : auth);
+  Object.assign(headers, auth);
   Object.assign(
     headers,
     config.signer({

@@ -200,7 +200,8 @@ export class HookWorker {
     } finally {
       this.#inFlight--;
       this.#outcomes.inFlight(-1);
-      if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      if (this.#inFlight === 0 && this.#idle.length > 0)
+        for (const resolve of this.#idle.splice(0)) resolve();
     }
   }
 
@@ -242,7 +243,8 @@ export class HookWorker {
     const span = (this.#d.tracing ?? noTracing).call(config, meta, meta.trace);
     // An event that came without a trace context takes its first attempt's, for its retries.
     meta.trace ??= span.context;
-    const request = await attemptRequest(config, meta, { body: delivery.body, json }, started, span.context);
+    const built = attemptRequest(config, meta, { body: delivery.body, json }, started, span.context);
+    const request = built instanceof Promise ? await built : built;
     const result = await this.#d.http.send({
       url: config.url,
       headers: request.headers,

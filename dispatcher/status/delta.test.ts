@@ -80,6 +80,11 @@ describe('applyDelta', () => {
       many,
     );
     assert.equal(next.recentAttempts?.length, RECENT_ATTEMPTS);
+    assert.deepEqual(
+      next.recentAttempts?.map((a) => a.eventId),
+      Array.from({ length: RECENT_ATTEMPTS }, (_, i) => `evt_${49 - i}`),
+      'the newest attempts, newest first',
+    );
     assert.equal(next.attempts, 50);
   });
 

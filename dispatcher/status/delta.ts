@@ -51,7 +51,11 @@ export interface Delta {
   failuresSinceSuccess: number;
   sawSuccess: boolean;
   lastSuccessTime?: string;
-  /** Oldest first. */
+  /**
+   * Oldest first; the last RECENT_ATTEMPTS are the ones that count. Up to twice as many are
+   * kept, and the older half dropped at once: a delivery's record is one push, not a push and
+   * a shift (which had V8 grow the array again on every delivery).
+   */
   attemptsLog: AttemptRecord[];
   disable?: { reason: string; at: string };
   /** The circuit breaker's latest state, when it changed. */
@@ -93,8 +97,9 @@ export function isEmpty(delta: Delta): boolean {
 /** Adds one attempt to a delta. */
 export function recordAttempt(delta: Delta, record: AttemptRecord): void {
   delta.attempts++;
-  delta.attemptsLog.push(record);
-  if (delta.attemptsLog.length > RECENT_ATTEMPTS) delta.attemptsLog.shift();
+  const log = delta.attemptsLog;
+  if (log.length >= 2 * RECENT_ATTEMPTS) log.splice(0, log.length - RECENT_ATTEMPTS + 1);
+  log.push(record);
   switch (record.outcome) {
     // A Before hook that answered its expected status counts as delivered; one that did
     // not (another status, a timeout) as failed: DELIVERED and FAILED tell the truth for both phases.
@@ -221,7 +226,7 @@ export function applyDelta(stored: WebhookStatus | undefined, delta: Delta): Par
       : (stored?.consecutiveFailures ?? 0) + delta.failuresSinceSuccess,
   };
   if (delta.attemptsLog.length > 0) {
-    const newestFirst = [...delta.attemptsLog].reverse().map(toStatusAttempt);
+    const newestFirst = delta.attemptsLog.slice(-RECENT_ATTEMPTS).reverse().map(toStatusAttempt);
     next.lastAttempt = newestFirst[0];
     next.recentAttempts = [...newestFirst, ...(stored?.recentAttempts ?? [])].slice(0, RECENT_ATTEMPTS);
   }
