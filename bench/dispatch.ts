@@ -95,9 +95,11 @@ metadata: {name: default}
 spec:
   concurrency: ${CONCURRENCY}
 `,
-    ...Array.from(
-      { length: HOOKS },
-      (_, i) => `apiVersion: hookline.dev/v1alpha1
+  ].join('---\n'),
+);
+// In batches: kubectl applies one object after another, and 1,000 in one call can outlast its
+// timeout on a loaded two-core machine while the operator reconciles the first ones.
+const webhook = (i: number) => `apiVersion: hookline.dev/v1alpha1
 kind: Webhook
 metadata: {name: hook-${i}}
 spec:
@@ -105,10 +107,12 @@ spec:
   url: http://127.0.0.1:${port}/${i}
   events: ["e.${i}"]
   signing: {scheme: standard-webhooks}
-`,
-    ),
-  ].join('---\n'),
-);
+`;
+for (let first = 0; first < HOOKS; first += 100)
+  await apply(
+    namespace,
+    Array.from({ length: Math.min(100, HOOKS - first) }, (_, i) => webhook(first + i)).join('---\n'),
+  );
 for (let i = 0; i < HOOKS; i++)
   await waitForReady(namespace, 'webhooks', `hook-${i}`, 'True', undefined, 120_000);
 const setup = await amqp.connect(amqpUrl);
