@@ -4,13 +4,23 @@ import { Deadlines } from './deadlines.ts';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What `watch` reports, as a promise. */
+const watched = <T>(deadlines: Deadlines, promise: Promise<T>) =>
+  new Promise<T | undefined>((resolve, reject) =>
+    deadlines.watch(
+      promise,
+      () => new Error('late'),
+      (error, value) => (error ? reject(error) : resolve(value)),
+    ),
+  );
+
 describe('Deadlines', () => {
   it('passes on what settles in time and fails what does not, within a sweep of the deadline', async () => {
     const deadlines = new Deadlines(150);
-    const quick = deadlines.race(Promise.resolve('confirmed'), () => new Error('late'));
-    const failing = deadlines.race(Promise.reject(new Error('nacked')), () => new Error('late'));
+    const quick = watched(deadlines, Promise.resolve('confirmed'));
+    const failing = watched(deadlines, Promise.reject(new Error('nacked')));
     const began = performance.now();
-    const never = deadlines.race(new Promise<string>(() => {}), () => new Error('late'));
+    const never = watched(deadlines, new Promise<string>(() => {}));
     assert.equal(await quick, 'confirmed');
     await assert.rejects(failing, /nacked/);
     await assert.rejects(never, /late/);
@@ -22,10 +32,8 @@ describe('Deadlines', () => {
 
   it('fails a late request even when later ones settle first', async () => {
     const deadlines = new Deadlines(100);
-    const stuck = deadlines.race(new Promise<void>(() => {}), () => new Error('late'));
-    const later = Array.from({ length: 50 }, (_, i) =>
-      deadlines.race(Promise.resolve(i), () => new Error('late')),
-    );
+    const stuck = watched(deadlines, new Promise<void>(() => {}));
+    const later = Array.from({ length: 50 }, (_, i) => watched(deadlines, Promise.resolve(i)));
     assert.deepEqual(
       await Promise.all(later),
       Array.from({ length: 50 }, (_, i) => i),
@@ -37,12 +45,24 @@ describe('Deadlines', () => {
     let now = 0;
     const deadlines = new Deadlines(1_000, () => now);
     let settle!: (value: string) => void;
-    const racing = deadlines.race(
-      new Promise<string>((resolve) => (settle = resolve)),
-      () => new Error('late'),
-    );
+    const racing = watched(deadlines, new Promise<string>((resolve) => (settle = resolve)));
     settle('in time');
     now = 5_000;
     assert.equal(await racing, 'in time');
+  });
+
+  it('reports once: a confirm that comes after the deadline is not reported too', async () => {
+    const deadlines = new Deadlines(50);
+    let settle!: (value: string) => void;
+    const reports: string[] = [];
+    deadlines.watch(
+      new Promise<string>((resolve) => (settle = resolve)),
+      () => new Error('late'),
+      (error, value) => reports.push(error ? error.message : `value ${value}`),
+    );
+    await pause(200);
+    settle('confirmed');
+    await pause(10);
+    assert.deepEqual(reports, ['late']);
   });
 });

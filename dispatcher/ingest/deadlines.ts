@@ -22,23 +22,34 @@ export class Deadlines {
     this.#now = now;
   }
 
-  /** Settles as `promise` does, or rejects with `expired()` once the deadline passed first. */
-  race<T>(promise: Promise<T>, expired: () => Error): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: Entry = { at: this.#now() + this.#ms, expire: () => reject(expired()), settled: false };
-      this.#pending.push(entry);
-      this.#timer ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
-      promise.then(
-        (value) => {
-          entry.settled = true;
-          resolve(value);
-        },
-        (error: unknown) => {
-          entry.settled = true;
-          reject(error instanceof Error ? error : new Error(String(error)));
-        },
-      );
-    });
+  /**
+   * Calls `done` once: as `promise` settles, or with `expired()` once the deadline passed
+   * first. A callback, not a promise of its own: one turn of the event loop less a request.
+   */
+  watch<T>(
+    promise: Promise<T>,
+    expired: () => Error,
+    done: (error: Error | undefined, value?: T) => void,
+  ): void {
+    const entry: Entry = {
+      at: this.#now() + this.#ms,
+      expire: () => done(expired()),
+      settled: false,
+    };
+    this.#pending.push(entry);
+    this.#timer ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
+    promise.then(
+      (value) => {
+        if (entry.settled) return;
+        entry.settled = true;
+        done(undefined, value);
+      },
+      (error: unknown) => {
+        if (entry.settled) return;
+        entry.settled = true;
+        done(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   }
 
   /** Requests waiting (settled ones not yet swept included). */

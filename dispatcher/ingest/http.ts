@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { EventSourceSpec } from '../../core/api/v1alpha1/eventsource.ts';
 import { errorMessage } from '../../core/errors.ts';
 import type { BrokerSession } from '../broker/session.ts';
-import type { BeforeGate } from '../gate.ts';
+import type { BeforeGate, GateEvent } from '../gate.ts';
 import type { SecretReader } from '../secrets.ts';
 import { noTracing, traceContextOf, type TraceContext, type Tracing } from '../tracing.ts';
 import { IdempotencyCache, type Accepted } from './idempotency.ts';
@@ -54,6 +54,8 @@ class Refused extends Error {
     this.headers = headers;
   }
 }
+
+type Route = 'events' | 'before';
 
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="hookline"' };
 
@@ -130,17 +132,16 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 /**
- * Answers with a JSON body. With its Content-Length given, Node writes the head and the body
+ * Answers with a JSON text. With its Content-Length given, Node writes the head and the body
  * at once; without, it frames the body in chunks and writes five pieces.
  */
-function send(
+function sendText(
   res: http.ServerResponse,
   status: number,
-  body: unknown,
-  headers?: Record<string, string>,
+  text: string,
+  headers: Record<string, string> | undefined,
 ): void {
   if (res.headersSent) return;
-  const text = JSON.stringify(body);
   const head: http.OutgoingHttpHeaders = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
@@ -149,38 +150,60 @@ function send(
   res.writeHead(status, head).end(text);
 }
 
-/** Reads the body up to `limit` bytes; a longer body is refused with 413 without reading the rest. */
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+/** `{"id":…,"type":…}`: an id is base64url after `evt_`, so only the type needs escaping. */
+const acceptedText = (accepted: Accepted) =>
+  `{"id":"${accepted.id}","type":${JSON.stringify(accepted.type)}}`;
+
+/**
+ * Reads the body up to `limit` bytes and calls `done` once: with the body, or with the
+ * refusal (413 for a longer body, without reading the rest; 400 for one cut off).
+ */
+function readBody(
+  req: http.IncomingMessage,
+  limit: number,
+  done: (error: Refused | undefined, body: Buffer) => void,
+): void {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit)
-    return Promise.reject(
-      new Refused(413, `body of ${declared} bytes is larger than maxEventBytes (${limit})`),
-    );
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        // The rest is read and dropped, so that the producer can read the answer.
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new Refused(413, `body is larger than maxEventBytes (${limit})`));
-        return;
-      }
-      chunks.push(chunk);
-    });
+  if (Number.isFinite(declared) && declared > limit) {
+    done(new Refused(413, `body of ${declared} bytes is larger than maxEventBytes (${limit})`), EMPTY);
+    return;
+  }
+  let chunks: Buffer[] | undefined = [];
+  let size = 0;
+  const fail = (refusal: Refused) => {
+    if (chunks === undefined) return;
+    chunks = undefined;
+    done(refusal, EMPTY);
+  };
+  req.on('data', (chunk: Buffer) => {
+    if (chunks === undefined) return;
+    size += chunk.length;
+    if (size > limit) {
+      // The rest is read and dropped, so that the producer can read the answer.
+      req.removeAllListeners('data');
+      req.resume();
+      fail(new Refused(413, `body is larger than maxEventBytes (${limit})`));
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on('end', () => {
+    if (chunks === undefined) return;
     // An event of a few hundred bytes arrives in one chunk: it is the body as it is, not a copy.
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    // Node's parser refused the rest, the request timed out, or the producer went away: the
-    // answer, if one can still be given, is the server's (400 or 408), and nothing is published.
-    const cut = () => reject(new Refused(400, 'the request was cut off before its body ended'));
-    req.on('error', cut);
-    req.on('close', () => {
-      if (!req.complete) cut();
-    });
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    chunks = undefined;
+    done(undefined, body);
+  });
+  // Node's parser refused the rest, the request timed out, or the producer went away: the
+  // answer, if one can still be given, is the server's (400 or 408), and nothing is published.
+  const cut = () => fail(new Refused(400, 'the request was cut off before its body ended'));
+  req.on('error', cut);
+  req.on('close', () => {
+    if (!req.complete) cut();
   });
 }
+
+const EMPTY = Buffer.alloc(0);
 
 const unconfirmed = () =>
   new Refused(
@@ -203,32 +226,53 @@ export class HttpIngest {
     this.#deadlines = new Deadlines(options.publishTimeoutMs ?? 10_000);
   }
 
-  /** Handles the request when it is for ingest; false when the path is not ingest's. */
+  /**
+   * Handles the request when it is for ingest; false when the path is not ingest's. Each step
+   * that needs no turn of the event loop runs as soon as it can: a request waits on a promise
+   * only for the tokens' first read, the broker's confirm and the Before gate.
+   */
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const url = req.url ?? '';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
     const route = path === EVENTS_PATH ? 'events' : path === BEFORE_PATH ? 'before' : undefined;
     if (!route) return false;
-    void this.#serve(route, req, res).then(
-      (status) => this.#o.counters.request(route, status),
-      (error: unknown) => {
-        const status = error instanceof Refused ? error.status : 500;
-        const message = error instanceof Refused ? error.message : 'internal error';
-        if (!(error instanceof Refused))
-          this.#o.logger.error({ err: errorMessage(error), route }, 'Ingest request failed');
-        send(res, status, { error: message }, error instanceof Refused ? error.headers : {});
-        this.#o.counters.request(route, status);
-      },
-    );
+    this.#step(route, res, () => this.#admit(route, req, res));
     return true;
   }
 
-  async #serve(
-    route: 'events' | 'before',
-    req: http.IncomingMessage,
+  /** Runs a step of a request: what it throws is the request's answer. */
+  #step(route: Route, res: http.ServerResponse, step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.#refuse(route, res, error);
+    }
+  }
+
+  #answer(
+    route: Route,
     res: http.ServerResponse,
-  ): Promise<number> {
+    status: number,
+    text: string,
+    headers?: Record<string, string>,
+  ): void {
+    sendText(res, status, text, headers);
+    this.#o.counters.request(route, status);
+  }
+
+  /** Answers with a Refused's status and message; anything else is a 500, logged. */
+  #refuse(route: Route, res: http.ServerResponse, error: unknown): void {
+    if (error instanceof Refused) {
+      this.#answer(route, res, error.status, JSON.stringify({ error: error.message }), error.headers);
+      return;
+    }
+    this.#o.logger.error({ err: errorMessage(error), route }, 'Ingest request failed');
+    this.#answer(route, res, 500, JSON.stringify({ error: 'internal error' }));
+  }
+
+  /** The request's head: method, source, repeated headers and the bearer token. */
+  #admit(route: Route, req: http.IncomingMessage, res: http.ServerResponse): void {
     if (req.method !== 'POST')
       throw new Refused(405, `${req.method} is not allowed; use POST`, { allow: 'POST' });
     const spec = this.#o.spec();
@@ -238,17 +282,49 @@ export class HttpIngest {
     if (repeated !== undefined) throw new Refused(400, `more than one ${repeated} header`);
     const token = bearerToken(single(req.headers.authorization));
     if (!token) throw new Refused(401, 'an Authorization: Bearer <token> header is required', CHALLENGE);
-    const cached = this.#o.secrets.cachedEntry(spec.http.authSecretRef.name, spec.http.authSecretRef.key);
-    // The tokens at hand (every request but the first): checked without a turn of the event loop.
-    this.#checkToken(token, cached ?? (await this.#readTokens(spec.http.authSecretRef)));
+    const ref = spec.http.authSecretRef;
+    const cached = this.#o.secrets.cachedEntry(ref.name, ref.key);
+    if (cached !== undefined) {
+      this.#authorize(route, req, res, spec, token, cached);
+      return;
+    }
+    this.#readTokens(ref).then(
+      (tokens) => this.#step(route, res, () => this.#authorize(route, req, res, spec, token, tokens)),
+      (error: unknown) => this.#refuse(route, res, error),
+    );
+  }
+
+  /** Checks the token and the body's coding, then reads the body. */
+  #authorize(
+    route: Route,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    spec: EventSourceSpec,
+    token: string,
+    tokens: string,
+  ): void {
+    if (!this.#tokens.accepts(token, tokens))
+      throw new Refused(401, 'the bearer token is not accepted', CHALLENGE);
     const coding = refusedCoding(req.headers);
     if (coding) throw coding;
-    const maxEventBytes = spec.dispatcher.maxEventBytes;
-    const body = await readBody(req, maxEventBytes);
+    readBody(req, spec.dispatcher.maxEventBytes, (error, body) => {
+      if (error) this.#refuse(route, res, error);
+      else this.#step(route, res, () => this.#take(route, req, res, spec, body));
+    });
+  }
+
+  /** The body made an event, then published (events) or put to the gate (before). */
+  #take(
+    route: Route,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    spec: EventSourceSpec,
+    body: Buffer,
+  ): void {
     const explicitType = single(req.headers['hookline-event-type']);
     const result = intake({
       body,
-      maxEventBytes,
+      maxEventBytes: spec.dispatcher.maxEventBytes,
       rule: spec.eventType,
       header: (name) => single(req.headers[name.toLowerCase()]),
       ...(explicitType !== undefined ? { explicitType } : {}),
@@ -262,44 +338,47 @@ export class HttpIngest {
       key !== undefined ? idFromKey(`${this.#o.namespace}/${this.#o.source}/${route}`, key) : newEventId();
     // The producer's W3C trace context, when it sent one: the event's spans are its children.
     const incoming = traceContextOf(req.headers);
+    const event: GateEvent = { id, type: result.type, body, json: result.json };
+    if (incoming !== undefined) event.trace = incoming;
+    if (route === 'before')
+      this.#decide(res, event).then(undefined, (error: unknown) => this.#refuse(route, res, error));
+    else this.#accept(res, key, event);
+  }
 
-    if (route === 'before') {
-      const decision = await this.#o.gate.decide({
-        id,
-        type: result.type,
-        body,
-        json: result.json,
-        trace: incoming,
-      });
-      if (!decision.resolved)
-        throw new Refused(503, 'the dispatcher is still resolving its hooks; retry', { 'retry-after': '1' });
-      const hooks = decision.verdicts.map(({ webhook, allowed, statusCode, durationMs }) => ({
+  /** The Before gate's answer: 200 when every hook allowed the action, 409 with the denials. */
+  async #decide(res: http.ServerResponse, event: GateEvent): Promise<void> {
+    const decision = await this.#o.gate.decide(event);
+    if (!decision.resolved)
+      throw new Refused(503, 'the dispatcher is still resolving its hooks; retry', { 'retry-after': '1' });
+    const { id, type } = event;
+    const hooks = decision.verdicts.map(({ webhook, allowed, statusCode, durationMs }) => ({
+      webhook,
+      allowed,
+      durationMs,
+      ...(statusCode !== undefined ? { statusCode } : {}),
+    }));
+    if (decision.allowed) {
+      this.#answer('before', res, 200, JSON.stringify({ allowed: true, id, type, hooks }));
+      return;
+    }
+    const denials = decision.verdicts
+      .filter((v) => !v.allowed)
+      .map(({ webhook, reason, statusCode }) => ({
         webhook,
-        allowed,
-        durationMs,
+        reason,
         ...(statusCode !== undefined ? { statusCode } : {}),
       }));
-      if (decision.allowed) {
-        send(res, 200, { allowed: true, id, type: result.type, hooks });
-        return 200;
-      }
-      const denials = decision.verdicts
-        .filter((v) => !v.allowed)
-        .map(({ webhook, reason, statusCode }) => ({
-          webhook,
-          reason,
-          ...(statusCode !== undefined ? { statusCode } : {}),
-        }));
-      send(res, 409, { allowed: false, id, type: result.type, denials, hooks });
-      return 409;
-    }
+    this.#answer('before', res, 409, JSON.stringify({ allowed: false, id, type, denials, hooks }));
+  }
 
-    const type = result.type;
+  /** Publishes the event (once per Idempotency-Key) and answers 202 when the broker confirmed it. */
+  #accept(res: http.ServerResponse, key: string | undefined, event: GateEvent): void {
+    const { id, type, body, trace } = event;
     // Without a key the confirm is awaited as it is; with one, the cache keeps the answer.
     let outcome: Promise<Accepted | void>;
     let replayed = false;
     if (key === undefined) {
-      outcome = this.#publish(id, type, body, incoming);
+      outcome = this.#publish(id, type, body, trace);
     } else {
       const lookup = this.#idempotency.lookup(key, body);
       if (lookup.kind === 'mismatch')
@@ -309,21 +388,33 @@ export class HttpIngest {
         replayed = true;
       } else {
         const accepted: Accepted = { id, type };
-        const published = this.#publish(id, type, body, incoming).then(() => accepted);
+        const published = this.#publish(id, type, body, trace).then(() => accepted);
         lookup.settle(published);
         outcome = published;
       }
     }
-    let answer: Accepted | void;
-    try {
-      answer = await this.#deadlines.race(outcome, unconfirmed);
-    } catch (error) {
-      if (error instanceof Refused) throw error;
-      this.#o.logger.warn({ err: errorMessage(error), eventId: id }, 'The broker did not confirm an event');
-      throw new Refused(503, 'the broker did not confirm the event; retry', { 'retry-after': '1' });
+    this.#deadlines.watch(outcome, unconfirmed, (error, answer) =>
+      this.#step('events', res, () => this.#confirmed(res, id, type, error, answer, replayed)),
+    );
+  }
+
+  /** The answer to a published event: 202 once confirmed, 503 when it was not. */
+  #confirmed(
+    res: http.ServerResponse,
+    id: string,
+    type: string,
+    error: Error | undefined,
+    answer: Accepted | void,
+    replayed: boolean,
+  ): void {
+    if (error === undefined) {
+      const text = acceptedText(answer ?? { id, type });
+      this.#answer('events', res, 202, text, replayed ? { 'idempotent-replayed': 'true' } : undefined);
+      return;
     }
-    send(res, 202, answer ?? { id, type }, replayed ? { 'idempotent-replayed': 'true' } : undefined);
-    return 202;
+    if (error instanceof Refused) throw error;
+    this.#o.logger.warn({ err: errorMessage(error), eventId: id }, 'The broker did not confirm an event');
+    throw new Refused(503, 'the broker did not confirm the event; retry', { 'retry-after': '1' });
   }
 
   /** Publishes the event to the source's exchange; settles with the broker's confirm. */
@@ -342,10 +433,5 @@ export class HttpIngest {
         'retry-after': '5',
       });
     }
-  }
-
-  #checkToken(token: string, tokens: string): void {
-    if (!this.#tokens.accepts(token, tokens))
-      throw new Refused(401, 'the bearer token is not accepted', CHALLENGE);
   }
 }
