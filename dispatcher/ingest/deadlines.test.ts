@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Deadlines } from './deadlines.ts';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -64,5 +66,27 @@ describe('Deadlines', () => {
     settle('confirmed');
     await pause(10);
     assert.deepEqual(reports, ['late']);
+  });
+
+  it('keeps nothing of a settled request while it waits for the sweep', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const deadlines = new Deadlines(10_000);
+    let reported = 0;
+    // Made in a function of its own, so that nothing of this test's scope holds the request.
+    const answered = (() => {
+      const request = { body: Buffer.alloc(1024 * 1024) };
+      deadlines.watch(
+        Promise.resolve(),
+        () => new Error('late'),
+        () => (reported += request.body.length),
+      );
+      return new WeakRef(request);
+    })();
+    await pause(10);
+    gc();
+    assert.equal(reported, 1024 * 1024);
+    assert.equal(deadlines.size, 1, 'the entry is still there, not yet swept');
+    assert.ok(answered.deref() === undefined, 'the settled entry kept the request alive');
   });
 });

@@ -6,8 +6,11 @@ const SWEEP_MS = 100;
 
 interface Entry {
   at: number;
-  expire: () => void;
-  settled: boolean;
+  /**
+   * Dropped once the request settled: a settled entry waits for the sweep (100 ms and more
+   * under load) and must not keep its request's answer, and with it the request, alive.
+   */
+  expire: (() => void) | undefined;
 }
 
 export class Deadlines {
@@ -31,25 +34,26 @@ export class Deadlines {
     expired: () => Error,
     done: (error: Error | undefined, value?: T) => void,
   ): void {
-    const entry: Entry = {
-      at: this.#now() + this.#ms,
-      expire: () => done(expired()),
-      settled: false,
-    };
+    const entry: Entry = { at: this.#now() + this.#ms, expire: () => done(expired()) };
     this.#pending.push(entry);
-    this.#timer ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
+    this.#timer ??= this.#startSweeping();
     promise.then(
       (value) => {
-        if (entry.settled) return;
-        entry.settled = true;
+        if (entry.expire === undefined) return;
+        entry.expire = undefined;
         done(undefined, value);
       },
       (error: unknown) => {
-        if (entry.settled) return;
-        entry.settled = true;
+        if (entry.expire === undefined) return;
+        entry.expire = undefined;
         done(error instanceof Error ? error : new Error(String(error)));
       },
     );
+  }
+
+  /** Apart from watch(): a timer made there would keep that request's closures alive while it runs. */
+  #startSweeping(): NodeJS.Timeout {
+    return setInterval(() => this.#sweep(), SWEEP_MS).unref();
   }
 
   /** Requests waiting (settled ones not yet swept included). */
@@ -61,11 +65,12 @@ export class Deadlines {
     const now = this.#now();
     while (this.#head < this.#pending.length) {
       const entry = this.#pending[this.#head]!;
-      if (!entry.settled && entry.at > now) break;
+      const expire = entry.expire;
+      if (expire !== undefined && entry.at > now) break;
       this.#head++;
-      if (!entry.settled) {
-        entry.settled = true;
-        entry.expire();
+      if (expire !== undefined) {
+        entry.expire = undefined;
+        expire();
       }
     }
     if (this.#head === this.#pending.length) {
