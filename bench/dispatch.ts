@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
-import { webhookQueues } from '../core/rabbit/topology.ts';
+import { delayTopology, webhookQueues, type QueueType } from '../core/rabbit/topology.ts';
 import { envConfig } from '../test/env/config.ts';
 import { up } from '../test/env/env.ts';
 import { freshNamespace, testEnv } from '../test/env/handles.ts';
@@ -42,8 +42,9 @@ const { values } = parseArgs({
     hooks: { type: 'string', default: '1,100,1000' },
   },
 });
-const QUEUE_TYPE = values['queue-type'];
-if (QUEUE_TYPE !== 'quorum' && QUEUE_TYPE !== 'classic') throw new Error('--queue-type: quorum or classic');
+const queueType = values['queue-type'];
+if (queueType !== 'quorum' && queueType !== 'classic') throw new Error('--queue-type: quorum or classic');
+const QUEUE_TYPE: QueueType = queueType;
 const EVENTS = Number(values.events);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
@@ -80,92 +81,26 @@ const namespace = await freshNamespace('bench-dispatch');
 const hooklineExchange = `bench.${namespace}`;
 const baselineExchange = `baseline.${namespace}`;
 
-// Topology: HOOKS Webhooks, Webhook i bound to routing key e.<i>; the baseline's own 100 queues likewise.
-const operator = startOperator({
-  namespace,
-  env: { HOOKLINE_LOG_LEVEL: 'warn', HOOKLINE_DEFAULT_QUEUE_TYPE: QUEUE_TYPE },
-});
-await apply(
-  namespace,
-  [
-    rabbitSourceManifests('bench', amqpUrl, hooklineExchange),
-    `apiVersion: hookline.dev/v1alpha1
-kind: CallbackPolicy
-metadata: {name: default}
-spec:
-  concurrency: ${CONCURRENCY}
-`,
-  ].join('---\n'),
-);
-// In batches: kubectl applies one object after another, and 1,000 in one call can outlast its
-// timeout on a loaded two-core machine while the operator reconciles the first ones.
-const webhook = (i: number) => `apiVersion: hookline.dev/v1alpha1
-kind: Webhook
-metadata: {name: hook-${i}}
-spec:
-  sourceRef: {name: bench}
-  url: http://127.0.0.1:${port}/${i}
-  events: ["e.${i}"]
-  signing: {scheme: standard-webhooks}
-`;
-for (let first = 0; first < HOOKS; first += 100)
-  await apply(
-    namespace,
-    Array.from({ length: Math.min(100, HOOKS - first) }, (_, i) => webhook(first + i)).join('---\n'),
-  );
-for (let i = 0; i < HOOKS; i++)
-  await waitForReady(namespace, 'webhooks', `hook-${i}`, 'True', undefined, 120_000);
-const setup = await amqp.connect(amqpUrl);
-const setupChannel = await setup.createChannel();
-await setupChannel.assertExchange(baselineExchange, 'topic', { durable: true });
-const baselineQueues: string[] = [];
-for (let i = 0; i < HOOKS; i++) {
-  const queue = `baseline.${namespace}.${i}`;
-  await setupChannel.assertQueue(queue, {
-    durable: true,
-    arguments: QUEUE_TYPE === 'quorum' ? { 'x-queue-type': 'quorum' } : {},
-  });
-  await setupChannel.bindQueue(queue, baselineExchange, `e.${i}`);
-  baselineQueues.push(queue);
+/**
+ * Leaves the broker as it was, whether the run completed or failed: the 2,000 idle quorum
+ * queues of a failed run kept RabbitMQ at a quarter of a core, and weighed on the next run.
+ * Deleting a queue that was never declared is no error.
+ */
+async function removeQueues(): Promise<void> {
+  const connection = await amqp.connect(amqpUrl);
+  const cleanup = await connection.createChannel();
+  for (let i = 0; i < HOOKS; i++) {
+    const queues = webhookQueues(namespace, `hook-${i}`);
+    for (const queue of [`baseline.${namespace}.${i}`, queues.queue, queues.deadLetterQueue])
+      await cleanup.deleteQueue(queue);
+  }
+  // The namespace's delay queues too: the operator keeps them while the namespace has Webhooks.
+  const delay = delayTopology(namespace, QUEUE_TYPE);
+  for (const queue of [...delay.levels.map((level) => level.queue), delay.unroutedQueue])
+    await cleanup.deleteQueue(queue);
+  await cleanup.deleteExchange(baselineExchange);
+  await connection.close();
 }
-await setup.close();
-// The topology is in place. In a cluster the operator runs on another node; on this
-// 2-core machine it would compete with the dispatcher for CPU on every status write.
-await operator.stop();
-
-const publisher = await amqp.connect(amqpUrl);
-const channel = await publisher.createConfirmChannel();
-
-function event(hooks: number, n: number): { key: string; body: Buffer } {
-  return {
-    key: `e.${n % hooks}`,
-    body: Buffer.from(
-      JSON.stringify({ t: performance.timeOrigin + performance.now(), n, pad: 'x'.repeat(200) }),
-    ),
-  };
-}
-
-function waitForReceived(count: number, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`only ${received} of ${count} deliveries within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    onReceived = () => {
-      if (received >= count) {
-        clearTimeout(timer);
-        onReceived = undefined;
-        resolve();
-      }
-    };
-    onReceived();
-  });
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
 interface Figures {
   deliveriesPerSecond: number;
   p50Ms: number;
@@ -176,107 +111,191 @@ interface Figures {
   brokerCpuMs: number;
 }
 
-async function measure(exchange: string, hooks: number, pipelinePid: number): Promise<Figures> {
-  // Throughput: publish as fast as the broker confirms; the pipeline is the bottleneck.
-  received = 0;
-  latencies.length = 0;
-  const brokerPid = testEnv().rabbitmq.serverPid;
-  const cpuBefore = { pipeline: treeCpuMs(pipelinePid), broker: treeCpuMs(brokerPid) };
-  const began = performance.now();
-  for (let n = 0; n < EVENTS; n++) {
-    const { key, body } = event(hooks, n);
-    if (!channel.publish(exchange, key, body, { persistent: true, messageId: `tp-${n}` }))
-      await new Promise((r) => channel.once('drain', r));
-  }
-  await channel.waitForConfirms();
-  await waitForReceived(EVENTS, 300_000);
-  const deliveriesPerSecond = EVENTS / ((performance.now() - began) / 1000);
-  const per1000 = (ms: number) => Math.round((ms * 1000) / EVENTS);
-  const pipelineCpuMs = per1000(treeCpuMs(pipelinePid) - cpuBefore.pipeline);
-  const brokerCpuMs = per1000(treeCpuMs(brokerPid) - cpuBefore.broker);
-
-  // Latency at a steady rate.
-  received = 0;
-  latencies.length = 0;
-  const total = RATE * SECONDS;
-  const start = performance.now();
-  for (let n = 0; n < total; n++) {
-    const due = start + (n * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const { key, body } = event(hooks, n);
-    channel.publish(exchange, key, body, { persistent: true, messageId: `lat-${n}` });
-  }
-  await channel.waitForConfirms();
-  await waitForReceived(total, 120_000);
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return {
-    deliveriesPerSecond: Math.round(deliveriesPerSecond),
-    p50Ms: +percentile(sorted, 50).toFixed(1),
-    p99Ms: +percentile(sorted, 99).toFixed(1),
-    maxMs: +(sorted.at(-1) ?? 0).toFixed(1),
-    pipelineCpuMs,
-    brokerCpuMs,
-  };
-}
-
-// Both pipelines run side by side, each on its own exchange and queues, and are measured
-// in alternating rounds, so that the machine's drift affects them alike; medians are reported.
-const baseline = startProcess(
-  'baseline',
-  [
-    path.join(import.meta.dirname, 'baseline-pipeline.ts'),
-    amqpUrl,
-    baselineQueues.join(','),
-    `http://127.0.0.1:${port}`,
-    String(CONCURRENCY),
-  ],
-  process.env,
-);
-await baseline.waitForLog('start', (l) => l.msg === 'Baseline started', 30_000);
-const dispatcher = await startDispatcher(namespace, 'bench');
-// Ready when every queue of both pipelines has delivered one event: all consumers are open.
-received = 0;
-for (const exchange of [baselineExchange, hooklineExchange])
-  for (let n = 0; n < HOOKS; n++) {
-    const { key, body } = event(HOOKS, n);
-    channel.publish(exchange, key, body, { persistent: true, messageId: `warm-${exchange}-${n}` });
-  }
-await channel.waitForConfirms();
-await waitForReceived(2 * HOOKS, 120_000);
-
-const samples: Record<string, Figures[]> = {};
 const baselineName = (hooks: number) => `baseline, ${hooks} queue${hooks === 1 ? '' : 's'}`;
 const hooklineName = (hooks: number) => `hookline, ${hooks} Webhook${hooks === 1 ? '' : 's'}`;
-const pids = { baseline: baseline.child.pid!, hookline: dispatcher.child.pid! };
-const scenarios: [string, string, number, number][] = COUNTS.flatMap(
-  (hooks): [string, string, number, number][] => [
-    [baselineName(hooks), baselineExchange, hooks, pids.baseline],
-    [hooklineName(hooks), hooklineExchange, hooks, pids.hookline],
-  ],
-);
-for (let round = 1; round <= ROUNDS; round++) {
-  // Within each count, the pipeline measured first changes every round.
-  for (let i = 0; i < scenarios.length; i += 2) {
-    const pair = round % 2 === 1 ? [scenarios[i]!, scenarios[i + 1]!] : [scenarios[i + 1]!, scenarios[i]!];
-    for (const [name, exchange, hooks, pid] of pair)
-      (samples[name] ??= []).push(await measure(exchange, hooks, pid));
+/** The processes this run started, stopped before its queues are removed. */
+const started: { stop(): Promise<unknown> }[] = [];
+const samples: Record<string, Figures[]> = {};
+try {
+  // Topology: HOOKS Webhooks, Webhook i bound to routing key e.<i>; the baseline's own 100 queues likewise.
+  const operator = startOperator({
+    namespace,
+    env: { HOOKLINE_LOG_LEVEL: 'warn', HOOKLINE_DEFAULT_QUEUE_TYPE: QUEUE_TYPE },
+  });
+  started.push(operator);
+  await apply(
+    namespace,
+    [
+      rabbitSourceManifests('bench', amqpUrl, hooklineExchange),
+      `apiVersion: hookline.dev/v1alpha1
+kind: CallbackPolicy
+metadata: {name: default}
+spec:
+  concurrency: ${CONCURRENCY}
+`,
+    ].join('---\n'),
+  );
+  // In batches: kubectl applies one object after another, and 1,000 in one call can outlast its
+  // timeout on a loaded two-core machine while the operator reconciles the first ones.
+  const webhook = (i: number) => `apiVersion: hookline.dev/v1alpha1
+kind: Webhook
+metadata: {name: hook-${i}}
+spec:
+  sourceRef: {name: bench}
+  url: http://127.0.0.1:${port}/${i}
+  events: ["e.${i}"]
+  signing: {scheme: standard-webhooks}
+`;
+  for (let first = 0; first < HOOKS; first += 100)
+    await apply(
+      namespace,
+      Array.from({ length: Math.min(100, HOOKS - first) }, (_, i) => webhook(first + i)).join('---\n'),
+    );
+  for (let i = 0; i < HOOKS; i++)
+    await waitForReady(namespace, 'webhooks', `hook-${i}`, 'True', undefined, 120_000);
+  const setup = await amqp.connect(amqpUrl);
+  const setupChannel = await setup.createChannel();
+  await setupChannel.assertExchange(baselineExchange, 'topic', { durable: true });
+  const baselineQueues: string[] = [];
+  for (let i = 0; i < HOOKS; i++) {
+    const queue = `baseline.${namespace}.${i}`;
+    await setupChannel.assertQueue(queue, {
+      durable: true,
+      arguments: QUEUE_TYPE === 'quorum' ? { 'x-queue-type': 'quorum' } : {},
+    });
+    await setupChannel.bindQueue(queue, baselineExchange, `e.${i}`);
+    baselineQueues.push(queue);
   }
+  await setup.close();
+  // The topology is in place. In a cluster the operator runs on another node; on this
+  // 2-core machine it would compete with the dispatcher for CPU on every status write.
+  await operator.stop();
+
+  const publisher = await amqp.connect(amqpUrl);
+  const channel = await publisher.createConfirmChannel();
+
+  function event(hooks: number, n: number): { key: string; body: Buffer } {
+    return {
+      key: `e.${n % hooks}`,
+      body: Buffer.from(
+        JSON.stringify({ t: performance.timeOrigin + performance.now(), n, pad: 'x'.repeat(200) }),
+      ),
+    };
+  }
+
+  function waitForReceived(count: number, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`only ${received} of ${count} deliveries within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      onReceived = () => {
+        if (received >= count) {
+          clearTimeout(timer);
+          onReceived = undefined;
+          resolve();
+        }
+      };
+      onReceived();
+    });
+  }
+
+  function percentile(sorted: number[], p: number): number {
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+  }
+
+  async function measure(exchange: string, hooks: number, pipelinePid: number): Promise<Figures> {
+    // Throughput: publish as fast as the broker confirms; the pipeline is the bottleneck.
+    received = 0;
+    latencies.length = 0;
+    const brokerPid = testEnv().rabbitmq.serverPid;
+    const cpuBefore = { pipeline: treeCpuMs(pipelinePid), broker: treeCpuMs(brokerPid) };
+    const began = performance.now();
+    for (let n = 0; n < EVENTS; n++) {
+      const { key, body } = event(hooks, n);
+      if (!channel.publish(exchange, key, body, { persistent: true, messageId: `tp-${n}` }))
+        await new Promise((r) => channel.once('drain', r));
+    }
+    await channel.waitForConfirms();
+    await waitForReceived(EVENTS, 300_000);
+    const deliveriesPerSecond = EVENTS / ((performance.now() - began) / 1000);
+    const per1000 = (ms: number) => Math.round((ms * 1000) / EVENTS);
+    const pipelineCpuMs = per1000(treeCpuMs(pipelinePid) - cpuBefore.pipeline);
+    const brokerCpuMs = per1000(treeCpuMs(brokerPid) - cpuBefore.broker);
+
+    // Latency at a steady rate.
+    received = 0;
+    latencies.length = 0;
+    const total = RATE * SECONDS;
+    const start = performance.now();
+    for (let n = 0; n < total; n++) {
+      const due = start + (n * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const { key, body } = event(hooks, n);
+      channel.publish(exchange, key, body, { persistent: true, messageId: `lat-${n}` });
+    }
+    await channel.waitForConfirms();
+    await waitForReceived(total, 120_000);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    return {
+      deliveriesPerSecond: Math.round(deliveriesPerSecond),
+      p50Ms: +percentile(sorted, 50).toFixed(1),
+      p99Ms: +percentile(sorted, 99).toFixed(1),
+      maxMs: +(sorted.at(-1) ?? 0).toFixed(1),
+      pipelineCpuMs,
+      brokerCpuMs,
+    };
+  }
+
+  // Both pipelines run side by side, each on its own exchange and queues, and are measured
+  // in alternating rounds, so that the machine's drift affects them alike; medians are reported.
+  const baseline = startProcess(
+    'baseline',
+    [
+      path.join(import.meta.dirname, 'baseline-pipeline.ts'),
+      amqpUrl,
+      baselineQueues.join(','),
+      `http://127.0.0.1:${port}`,
+      String(CONCURRENCY),
+    ],
+    process.env,
+  );
+  started.push(baseline);
+  await baseline.waitForLog('start', (l) => l.msg === 'Baseline started', 30_000);
+  const dispatcher = await startDispatcher(namespace, 'bench');
+  started.push(dispatcher);
+  // Ready when every queue of both pipelines has delivered one event: all consumers are open.
+  received = 0;
+  for (const exchange of [baselineExchange, hooklineExchange])
+    for (let n = 0; n < HOOKS; n++) {
+      const { key, body } = event(HOOKS, n);
+      channel.publish(exchange, key, body, { persistent: true, messageId: `warm-${exchange}-${n}` });
+    }
+  await channel.waitForConfirms();
+  await waitForReceived(2 * HOOKS, 120_000);
+
+  const pids = { baseline: baseline.child.pid!, hookline: dispatcher.child.pid! };
+  const scenarios: [string, string, number, number][] = COUNTS.flatMap(
+    (hooks): [string, string, number, number][] => [
+      [baselineName(hooks), baselineExchange, hooks, pids.baseline],
+      [hooklineName(hooks), hooklineExchange, hooks, pids.hookline],
+    ],
+  );
+  for (let round = 1; round <= ROUNDS; round++) {
+    // Within each count, the pipeline measured first changes every round.
+    for (let i = 0; i < scenarios.length; i += 2) {
+      const pair = round % 2 === 1 ? [scenarios[i]!, scenarios[i + 1]!] : [scenarios[i + 1]!, scenarios[i]!];
+      for (const [name, exchange, hooks, pid] of pair)
+        (samples[name] ??= []).push(await measure(exchange, hooks, pid));
+    }
+  }
+  await publisher.close();
+} finally {
+  for (const child of started) await child.stop();
+  receiver.close();
+  await removeQueues();
 }
-await dispatcher.stop();
-await baseline.stop();
-await publisher.close();
-receiver.close();
-// Leave the broker as it was: 2,000 idle quorum queues would weigh on the next run.
-const cleanup = await amqp.connect(amqpUrl);
-const cleanupChannel = await cleanup.createChannel();
-for (let i = 0; i < HOOKS; i++) {
-  const queues = webhookQueues(namespace, `hook-${i}`);
-  for (const queue of [baselineQueues[i]!, queues.queue, queues.deadLetterQueue])
-    await cleanupChannel.deleteQueue(queue);
-}
-await cleanupChannel.deleteExchange(baselineExchange);
-await cleanup.close();
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const results: Record<string, Figures> = Object.fromEntries(
